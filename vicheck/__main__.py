@@ -1,0 +1,5 @@
+import sys
+
+from vicheck.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Grading: per-property results, reports (JSON, Gradescope, markdown), rubric, batch runs."""

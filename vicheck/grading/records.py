@@ -1,0 +1,90 @@
+"""The grade report's data: one :class:`PropertyResult` per property, one :class:`GradeReport` per run.
+
+The JSON written by ``--grade-report`` is :meth:`GradeReport.to_json`; its field names are an
+interface (instructors' scripts read them): ``submission``, ``score``, ``max_score``, ``properties``
+(each ``name``, ``functions``, ``category``, ``weight``, ``passed``, ``message``, ``counterexample``,
+``seconds``) and ``errors``, plus provenance fields for replaying a disputed grade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PropertyResult", "GradeReport", "write_json_atomic"]
+
+
+@dataclass
+class PropertyResult:
+    """One property's verdict. ``status`` is ``"passed"``, ``"failed"``, ``"pending"`` or ``"not run"``."""
+
+    name: str
+    functions: list[str]
+    category: str
+    weight: float
+    passed: bool = False
+    message: str = ""
+    counterexample: str = ""
+    seconds: float = 0.0
+    status: str = "pending"
+    visibility: str = "visible"
+    description: str = ""
+
+
+@dataclass
+class GradeReport:
+    """A whole run: the submission, its score, every property and every error met on the way."""
+
+    submission: str
+    properties: list[PropertyResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    profile: str = ""
+    hypothesis_seed: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    rubric: str = ""
+    hidden_left_out: int = 0
+    running: str = ""
+    complete: bool = False
+    submission_sha256: str = ""
+
+    @property
+    def score(self) -> float:
+        return float(sum(p.weight for p in self.properties if p.passed))
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(p.weight for p in self.properties))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "properties": data.pop("properties"),
+            "errors": list(self.errors),
+            **{k: v for k, v in data.items() if k not in ("submission", "errors")},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GradeReport:
+        props = [PropertyResult(**p) for p in data.get("properties", [])]
+        known = {f for f in cls.__dataclass_fields__ if f != "properties"}
+        return cls(properties=props, **{k: v for k, v in data.items() if k in known})
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        write_json_atomic(Path(path), self.to_json())
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader (or a kill mid-write) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
