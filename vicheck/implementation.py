@@ -254,7 +254,13 @@ def load_implementation(spec: str, *, isolation: str = "auto", limits: Limits | 
     if isolation not in ("auto", "process", "none"):
         raise ValueError(f"isolation must be auto, process or none, got {isolation!r}")
     path = Path(spec)
-    looks_like_path = path.suffix in (".py", ".ipynb") or path.exists() or "/" in spec or "\\" in spec
+    looks_like_path = path.suffix in (".py", ".ipynb") or "/" in spec or "\\" in spec
+    if not looks_like_path and (importlib.util.find_spec(spec) is not None if spec.isidentifier() else False):
+        pass
+    elif not looks_like_path and not path.exists():
+        looks_like_path = False
+    else:
+        looks_like_path = True
     if not looks_like_path:
         if isolation == "process":
             raise ValueError(f"--impl {spec}: process isolation needs a file or folder, not a module name")

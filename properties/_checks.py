@@ -1,0 +1,144 @@
+"""Calling the implementation and judging what comes back.
+
+:class:`PropertyFailure` is the one exception a property raises: it names the property's call, the
+input, what was expected (with the tolerance and where it comes from) and what came back. Values from
+the implementation are validated before use (number, shape, finiteness) and converted to plain float64
+tensors or floats in this process.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from vicheck.implementation import Implementation, SubmissionProblem
+
+from ._describe import describe, describe_call, fmt
+
+__all__ = ["PropertyFailure", "Caller", "check_close", "check_at_least", "check_at_most", "check"]
+
+
+class PropertyFailure(AssertionError):
+    """A property did not hold: ``call`` is the (minimal) input, ``expected``/``got`` the values."""
+
+    def __init__(self, summary: str, *, call: str = "", expected: str = "", got: str = "", note: str = "") -> None:
+        self.summary, self.call, self.expected, self.got, self.note = summary, call, expected, got, note
+        lines = [summary]
+        if call:
+            lines.append(f"  input:    {call}")
+        if expected:
+            lines.append(f"  expected: {expected}")
+        if got:
+            lines.append(f"  got:      {got}")
+        if note:
+            lines.append(f"  note:     {note}")
+        super().__init__("\n".join(lines))
+
+
+class Caller:
+    """Calls into an implementation on behalf of one property, validating every result."""
+
+    def __init__(self, impl: Implementation) -> None:
+        self.impl = impl
+
+    def raw(self, target: Any, *args: Any, seed: int | None = None, label: str | None = None, **kwargs: Any) -> Any:
+        """Call and return the raw result; a problem in the submission becomes a PropertyFailure."""
+        text = describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
+        try:
+            return self.impl.invoke(target, *args, seed=seed, **kwargs)
+        except SubmissionProblem as exc:
+            raise PropertyFailure(f"{text.split('(')[0]} failed", call=text, got=str(exc)) from None
+
+    def tensor(
+        self,
+        target: Any,
+        *args: Any,
+        seed: int | None = None,
+        shape: tuple[int, ...] | None = None,
+        finite: bool = True,
+        label: str | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """The result as a float64 tensor of ``shape`` (a Python number or 1-element tensor is accepted
+        where ``shape`` is ``()``)."""
+        value = self.raw(target, *args, seed=seed, label=label, **kwargs)
+        text = describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
+        return as_tensor(value, text, shape=shape, finite=finite)
+
+    def scalar(self, target: Any, *args: Any, seed: int | None = None, finite: bool = True,
+               label: str | None = None, **kwargs: Any) -> float:
+        """The result as a Python float (0-d or one-element tensor, or a real number)."""
+        return float(self.tensor(target, *args, seed=seed, shape=(), finite=finite, label=label, **kwargs))
+
+    def get(self, name: str) -> Any:
+        try:
+            return self.impl.get(name)
+        except SubmissionProblem as exc:
+            raise PropertyFailure(f"{name} is not usable", got=str(exc)) from None
+
+
+def as_tensor(value: Any, call: str, *, shape: tuple[int, ...] | None, finite: bool) -> torch.Tensor:
+    """Validate a value from the implementation and convert it to a plain float64 tensor."""
+    name = call.split("(")[0]
+    if isinstance(value, bool) or not isinstance(value, (torch.Tensor, float, int)):
+        kind = type(value).__name__
+        raise PropertyFailure(
+            f"{name} returned a {kind}, not a number or tensor", call=call, expected="a torch.Tensor or a float"
+        )
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool:
+            raise PropertyFailure(f"{name} returned a {value.dtype} tensor", call=call, expected="a real tensor")
+        t = torch.Tensor.as_subclass(value.detach(), torch.Tensor).to("cpu", torch.float64).clone()
+    else:
+        t = torch.tensor(float(value), dtype=torch.float64)
+    if shape is not None and tuple(t.shape) != shape:
+        if shape == () and t.numel() == 1:
+            t = t.reshape(())
+        else:
+            raise PropertyFailure(
+                f"{name} returned the wrong shape",
+                call=call,
+                expected=f"shape {shape}",
+                got=f"shape {tuple(t.shape)}",
+            )
+    if finite and not bool(torch.isfinite(t).all()):
+        raise PropertyFailure(f"{name} returned a non-finite value", call=call, expected="finite values", got=fmt(t))
+    return t
+
+
+def check_close(
+    what: str, got: float, expected: float, tol: float, *, call: str, why: str, expected_label: str = ""
+) -> None:
+    """|got - expected| <= tol, else a PropertyFailure stating the tolerance's origin."""
+    if not (math.isfinite(got) and abs(got - expected) <= tol):
+        label = f" ({expected_label})" if expected_label else ""
+        raise PropertyFailure(
+            what,
+            call=call,
+            expected=f"{expected:.10g}{label} within ±{tol:.3g} [{why}]",
+            got=f"{got:.10g} (off by {abs(got - expected):.3g})",
+        )
+
+
+def check_at_least(what: str, got: float, bound: float, *, call: str, why: str) -> None:
+    if not (got >= bound):
+        raise PropertyFailure(what, call=call, expected=f">= {bound:.10g} [{why}]", got=f"{got:.10g}")
+
+
+def check_at_most(what: str, got: float, bound: float, *, call: str, why: str) -> None:
+    if not (got <= bound):
+        raise PropertyFailure(what, call=call, expected=f"<= {bound:.10g} [{why}]", got=f"{got:.10g}")
+
+
+def check(condition: bool, what: str, *, call: str = "", expected: str = "", got: str = "") -> None:
+    if not condition:
+        raise PropertyFailure(what, call=call, expected=expected, got=got)
+
+
+def text(name: str, *args: Any, **kwargs: Any) -> str:
+    return describe_call(name, args, kwargs)
+
+
+_ = describe

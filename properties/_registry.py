@@ -1,0 +1,89 @@
+"""Property metadata: the contract functions a property exercises, its category and weight.
+
+``@prop(...)`` goes outermost on a property test. It records a :class:`PropertyInfo`, adds the
+``correctness``/``robustness`` marker (so ``-m correctness`` selects) and a ``vicheck`` marker the plugin
+reads, and fixes the number of Hypothesis examples for the active profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+__all__ = ["PropertyInfo", "prop", "REGISTRY", "PROFILES", "active_profile", "set_active_profile", "examples_for"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CATEGORIES = ("correctness", "robustness")
+
+
+@dataclass(frozen=True)
+class PropertyInfo:
+    name: str
+    functions: tuple[str, ...]
+    category: str
+    weight: float
+    examples: int
+    description: str
+
+
+REGISTRY: dict[str, PropertyInfo] = {}
+
+#: Hypothesis profiles: dev is quick and random; ci and grade are derandomized with no example database,
+#: so the same implementation gets the same verdicts on every run and machine.
+PROFILES: dict[str, dict[str, Any]] = {
+    "dev": {"derandomize": False, "scale": 0.25},
+    "ci": {"derandomize": True, "database": None, "scale": 1.0},
+    "grade": {"derandomize": True, "database": None, "scale": 1.0},
+}
+_active = ["grade"]
+
+
+def active_profile() -> str:
+    return _active[0]
+
+
+def set_active_profile(name: str) -> None:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
+    _active[0] = name
+    options = {k: v for k, v in PROFILES[name].items() if k != "scale"}
+    for profile in PROFILES:
+        settings.register_profile(
+            f"vicheck-{profile}",
+            deadline=None,
+            print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+            **{k: v for k, v in PROFILES[profile].items() if k != "scale"},
+        )
+    settings.load_profile(f"vicheck-{name}")
+    del options
+
+
+def examples_for(examples: int) -> int:
+    """The fixed number of examples a property runs under the active profile."""
+    return max(2, round(examples * PROFILES[_active[0]]["scale"]))
+
+
+def prop(
+    *, functions: tuple[str, ...], category: str = "correctness", weight: float = 1.0, examples: int = 25
+) -> Callable[[F], F]:
+    """Declare a property: the contract ``functions`` it exercises, its ``category`` and ``weight``, and
+    how many Hypothesis examples it runs under the ``grade`` profile."""
+    if category not in CATEGORIES:
+        raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
+
+    def decorate(test: F) -> F:
+        name = test.__name__.removeprefix("test_")
+        doc = (test.__doc__ or "").strip()
+        REGISTRY[name] = PropertyInfo(name, functions, category, weight, examples, doc.split("\n\n")[0])
+        if getattr(test, "is_hypothesis_test", False):
+            test = settings(max_examples=examples_for(examples))(test)
+        test = getattr(pytest.mark, category)(test)
+        return pytest.mark.vicheck(functions=functions, weight=weight, category=category)(test)  # type: ignore[no-any-return]
+
+    return decorate

@@ -1,0 +1,343 @@
+"""pytest plugin of the property suite: which implementation to check, with which Hypothesis profile,
+and the grade report.
+
+Options (group ``vicheck``): ``--impl`` and ``--grade-report`` (names fixed by the product), the rest
+prefixed ``--vicheck-``. They are resolved once in :func:`pytest_configure` into :class:`VicheckConfig`
+and shown by :func:`pytest_report_header`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vicheck.grading.records import GradeReport, PropertyResult
+from vicheck.implementation import Implementation, Limits, load_implementation, resolve_submission_path
+
+from ._checks import PropertyFailure
+from ._registry import PROFILES, active_profile, set_active_profile
+
+__all__ = ["VicheckConfig", "CONFIG_KEY"]
+
+
+@dataclass
+class VicheckConfig:
+    impl: str
+    isolation: str
+    profile: str
+    grade_report: Path | None
+    gradescope: Path | None
+    feedback: Path | None
+    visibility: str
+    rubric: Any
+    limits: Limits
+    report: GradeReport | None = None
+    started: float = field(default_factory=time.monotonic)
+    implementation: Implementation | None = None
+
+
+CONFIG_KEY = pytest.StashKey[VicheckConfig]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vicheck", "vicheck property suite")
+    group.addoption("--impl", default="reference", metavar="PATH|MODULE",
+                    help="implementation to check: a .py file, a .ipynb notebook, a folder holding one, or a module "
+                    "name (default: reference)")
+    group.addoption("--grade-report", default=None, metavar="PATH", help="write the JSON grade report to PATH")
+    group.addoption("--vicheck-profile", default=None, choices=sorted(PROFILES),
+                    help="Hypothesis profile: dev (fast, random), ci, grade (derandomized, fixed examples); "
+                    "default: grade, or the rubric's")
+    group.addoption("--vicheck-isolation", default="auto", choices=["auto", "process", "none"],
+                    help="run a submission in a child process (auto: for paths) or in this process (none)")
+    group.addoption("--vicheck-rubric", default=None, metavar="TOML", help="rubric: weights, categories, "
+                    "visibility, aliases, limits")
+    group.addoption("--vicheck-visibility", default="all", choices=["all", "visible"],
+                    help="visible: a self-check that leaves out the rubric's hidden properties")
+    group.addoption("--vicheck-gradescope", default=None, metavar="PATH", help="write Gradescope results.json")
+    group.addoption("--vicheck-feedback", default=None, metavar="PATH", help="write markdown feedback")
+
+
+def _load_rubric(path: str | None) -> Any:
+    """The rubric, or None for the built-in defaults (each property's own weight, everything visible)."""
+    if path is None:
+        return None
+    from vicheck.grading.rubric import load_rubric
+
+    try:
+        return load_rubric(path)
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"--vicheck-rubric {path}: {exc}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    rubric = _load_rubric(config.getoption("--vicheck-rubric"))
+    profile = config.getoption("--vicheck-profile") or getattr(rubric, "profile", None) or "grade"
+    set_active_profile(profile)
+    spec = config.getoption("--impl")
+    if spec != "reference":
+        _check_impl_spec(spec)
+    limits: Limits = getattr(rubric, "limits", None) or Limits()
+    path = config.getoption("--grade-report")
+    gs = config.getoption("--vicheck-gradescope")
+    fb = config.getoption("--vicheck-feedback")
+    config.stash[CONFIG_KEY] = VicheckConfig(
+        impl=spec,
+        isolation=config.getoption("--vicheck-isolation"),
+        profile=profile,
+        grade_report=Path(path) if path else None,
+        gradescope=Path(gs) if gs else None,
+        feedback=Path(fb) if fb else None,
+        visibility=config.getoption("--vicheck-visibility"),
+        rubric=rubric,
+        limits=limits,
+    )
+    config.addinivalue_line("markers", "correctness: the property checks a value the lecture asks for")
+    config.addinivalue_line("markers", "robustness: the property checks extreme or invalid inputs")
+    config.addinivalue_line("markers", "vicheck(functions, weight, category): property metadata")
+
+
+def _check_impl_spec(spec: str) -> None:
+    path = Path(spec)
+    module_name = spec.replace(".", "_").isidentifier() and path.suffix not in (".py", ".ipynb") and "/" not in spec
+    if module_name:
+        import importlib.util
+
+        try:
+            if importlib.util.find_spec(spec) is not None:
+                return
+        except (ImportError, ValueError):
+            pass
+    if path.suffix in (".py", ".ipynb") or path.exists() or "/" in spec:
+        try:
+            file = resolve_submission_path(path)
+            file.read_bytes()
+        except (ValueError, OSError) as exc:
+            raise pytest.UsageError(f"--impl {spec}: {exc}") from None
+        return
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(spec)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise pytest.UsageError(f"--impl {spec}: not a file, folder or importable module")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    vc = config.stash.get(CONFIG_KEY, None)
+    if vc is None:
+        return []
+    rubric = getattr(vc.rubric, "source", "default")
+    return [
+        f"vicheck: impl={vc.impl} isolation={vc.isolation} profile={vc.profile} rubric={rubric} "
+        f"visibility={vc.visibility}"
+    ]
+
+
+def _info(item: pytest.Item) -> tuple[tuple[str, ...], str, float] | None:
+    marker = item.get_closest_marker("vicheck")
+    if marker is None:
+        return None
+    return tuple(marker.kwargs["functions"]), marker.kwargs["category"], float(marker.kwargs["weight"])
+
+
+def property_name(item: pytest.Item) -> str:
+    return item.name.removeprefix("test_")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    vc = config.stash[CONFIG_KEY]
+    rubric = vc.rubric
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    results: list[PropertyResult] = []
+    hidden_left_out = 0
+    for item in items:
+        info = _info(item)
+        if info is None:
+            keep.append(item)
+            continue
+        functions, category, weight = info
+        name = property_name(item)
+        if rubric is not None and not rubric.counts(category):
+            dropped.append(item)
+            continue
+        visibility = rubric.visibility_for(name) if rubric is not None else "visible"
+        if vc.visibility == "visible" and visibility == "hidden":
+            hidden_left_out += 1
+            dropped.append(item)
+            continue
+        if rubric is not None:
+            weight = rubric.weight_for(name, weight)
+        doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
+        results.append(PropertyResult(
+            name=name, functions=list(functions), category=category, weight=weight, visibility=visibility,
+            description=" ".join(doc.split("\n\n")[0].split()),
+        ))
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+    if results or vc.grade_report:
+        vc.report = GradeReport(
+            submission=vc.impl,
+            properties=results,
+            profile=vc.profile,
+            hypothesis_seed=_seed_text(config),
+            versions=_versions(),
+            rubric=getattr(rubric, "source", "default"),
+            hidden_left_out=hidden_left_out,
+            submission_sha256=_sha256(vc.impl),
+        )
+        _write(vc)
+
+
+def _seed_text(config: pytest.Config) -> str:
+    seed = config.getoption("hypothesis_seed", None)
+    if PROFILES[active_profile()].get("derandomize"):
+        return "derandomized (examples fixed by each property's source)"
+    return f"{seed}" if seed is not None else "random (pass --hypothesis-seed to replay)"
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist_name in ("vicheck", "torch", "numpy", "scipy", "hypothesis", "pytest"):
+        try:
+            versions[dist_name] = importlib.metadata.version(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist_name] = "not installed"
+    return versions
+
+
+def _sha256(spec: str) -> str:
+    try:
+        file = resolve_submission_path(Path(spec))
+    except (ValueError, OSError):
+        return ""
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def _write(vc: VicheckConfig) -> None:
+    if vc.grade_report is not None and vc.report is not None:
+        vc.report.write(vc.grade_report)
+
+
+@pytest.fixture(scope="session")
+def impl(request: pytest.FixtureRequest) -> Iterator[Implementation]:
+    """The implementation under test (the reference unless ``--impl`` names another)."""
+    vc = request.config.stash[CONFIG_KEY]
+    if vc.implementation is None:
+        try:
+            vc.implementation = load_implementation(vc.impl, isolation=vc.isolation, limits=vc.limits)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    yield vc.implementation
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
+    """A property whose contract functions the submission lacks fails, naming the missing function."""
+    info = _info(pyfuncitem)
+    if info is None or "impl" not in pyfuncitem.funcargs:
+        return None
+    implementation: Implementation = pyfuncitem.funcargs["impl"]
+    missing = [f for f in info[0] if not implementation.has(f)]
+    if missing:
+        names = ", ".join(f"`{m}`" for m in missing)
+        raise PropertyFailure(f"submission defines no {names}")
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    vc = item.config.stash[CONFIG_KEY]
+    if vc.report is not None and _info(item) is not None:
+        vc.report.running = property_name(item)
+        _write(vc)
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    rep: pytest.TestReport = outcome.get_result()
+    vc = item.config.stash[CONFIG_KEY]
+    if vc.report is None or _info(item) is None:
+        return
+    result = next((r for r in vc.report.properties if r.name == property_name(item)), None)
+    if result is None:
+        return
+    if rep.when == "call" or (rep.when == "setup" and rep.failed):
+        result.seconds = round(rep.duration, 4)
+        result.passed = rep.passed
+        result.status = "passed" if rep.passed else "failed"
+        if rep.failed and call.excinfo is not None:
+            result.message, result.counterexample = _explain(call.excinfo.value)
+        vc.report.running = ""
+        _write(vc)
+
+
+def _explain(exc: BaseException) -> tuple[str, str]:
+    """(message, counterexample) for the report, from the final (shrunk) failure."""
+    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("Falsifying")]
+    example = notes[0] if notes else ""
+    if isinstance(exc, PropertyFailure):
+        return str(exc), exc.call or example
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:2000], example
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    vc = session.config.stash.get(CONFIG_KEY, None)
+    if vc is None:
+        return
+    implementation = vc.implementation
+    if vc.report is not None:
+        if implementation is not None:
+            vc.report.errors.extend(str(p) for p in implementation.load_problems())
+            vc.report.errors.extend(implementation.events())
+        for r in vc.report.properties:
+            if r.status == "pending":
+                r.status, r.message = "not run", "not run (deselected or interrupted)"
+        vc.report.complete = True
+        vc.report.running = ""
+        _write(vc)
+        elapsed = time.monotonic() - vc.started
+        if vc.gradescope is not None:
+            from vicheck.grading.reports import write_gradescope
+
+            write_gradescope(vc.report, vc.gradescope, execution_time=elapsed)
+        if vc.feedback is not None:
+            from vicheck.grading.reports import write_feedback
+
+            write_feedback(vc.report, vc.feedback)
+    if implementation is not None:
+        implementation.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    vc = config.stash.get(CONFIG_KEY, None)
+    if vc is None or vc.report is None or not vc.report.properties:
+        return
+    r = vc.report
+    terminalreporter.write_sep("-", "vicheck")
+    terminalreporter.write_line(f"score {r.score:g} / {r.max_score:g} for {r.submission} (profile {r.profile})")
+    if r.hidden_left_out:
+        terminalreporter.write_line(
+            f"{r.hidden_left_out} hidden properties were left out of this self-check: passing every visible "
+            "property is not the final grade"
+        )
+    for e in r.errors:
+        terminalreporter.write_line(f"error: {e}")
+

@@ -1,0 +1,650 @@
+"""``vicheck grade``: grade one or many submissions, each in its own pytest process, in parallel.
+
+For each submission the property suite runs as::
+
+    python -m pytest -p properties.plugin --pyargs properties -q -p no:cacheprovider -p no:randomly \\
+        --impl SUB --grade-report OUT/<name>.json --junitxml OUT/<name>.junit.xml \\
+        --vicheck-gradescope OUT/<name>.gradescope.json --vicheck-feedback OUT/<name>.md ...
+
+in a fresh empty working folder, with an empty ini file of the grader's (so no ``pytest.ini`` or
+``conftest.py`` of the working folder or of the submission's folder is read), ``PYTHONHASHSEED=0``, a
+Hypothesis storage folder of the grader's and ``OMP_NUM_THREADS=1``. Its output goes to
+``OUT/<name>.log``. A run that passes the hard time limit is killed, with its process group, and its
+partial report finalized: properties not reached become ``"not run"``.
+
+A submission whose complete report is in OUT, graded from the same file bytes with the same rubric,
+profile and visibility, is skipped unless ``--force``. The exit status is 0 when the grader worked (even
+if every student failed), 1 when it failed for some submission (pytest usage or internal error, no
+report), 2 for a usage error.
+
+Tests substitute the pytest process: :func:`pytest_command` gives the command prefix, and the
+environment variable ``VICHECK_GRADE_RUNNER`` (a shell-quoted command) overrides it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from vicheck.grading.records import GradeReport, write_json_atomic
+from vicheck.grading.reports import write_feedback, write_gradescope, write_junit, write_summary_csv
+from vicheck.grading.rubric import PROFILES, Rubric, load_rubric
+from vicheck.implementation import resolve_submission_path
+
+__all__ = [
+    "TIMEOUT_MARGIN_SECONDS",
+    "Outcome",
+    "Submission",
+    "add_arguments",
+    "expand_submissions",
+    "finalize_partial",
+    "pytest_command",
+    "run",
+]
+
+#: seconds added to the rubric's submission_seconds + load_seconds for the hard wall-clock limit
+TIMEOUT_MARGIN_SECONDS = 60.0
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+STATE_DIR = ".vicheck"
+
+EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE = 0, 1, 2
+
+_INI = """\
+[pytest]
+# Written by `vicheck grade`: an empty configuration, so that no pytest.ini, pyproject.toml or
+# conftest.py of the working folder or of the submission's folder is read.
+markers =
+    correctness: the property checks a value the lecture asks for (counts for the grade)
+    robustness: the property checks behaviour at extreme or invalid inputs
+    slow: a test that takes more than a few seconds
+"""
+
+
+def pytest_command() -> list[str]:
+    """The command that starts pytest (tests replace it, or set ``VICHECK_GRADE_RUNNER``)."""
+    override = os.environ.get("VICHECK_GRADE_RUNNER", "").strip()
+    if override:
+        return shlex.split(override)
+    return [sys.executable, "-m", "pytest"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's submission: ``path`` goes to ``--impl``; ``problem`` says why it cannot be graded."""
+
+    name: str
+    path: Path
+    file: Path | None
+    problem: str = ""
+
+
+@dataclass
+class Outcome:
+    """What grading one submission gave: ``state`` is graded, skipped, time limit, not gradable or grader failed."""
+
+    name: str
+    report: GradeReport
+    state: str
+    seconds: float = 0.0
+    detail: str = ""
+
+    @property
+    def grader_failed(self) -> bool:
+        return self.state == "grader failed"
+
+
+@dataclass
+class _Settings:
+    out: Path
+    rubric: Rubric
+    rubric_path: Path | None
+    profile: str
+    visibility: str
+    force: bool
+    time_limit: float
+    gradescope_results: Path | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+# --------------------------------------------------------------------------------------------- expansion
+
+
+def _visible_entries(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "__")))
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+    return cleaned
+
+
+def expand_submissions(paths: list[Path], *, exclude: Path | None = None) -> tuple[list[Submission], list[str]]:
+    """Submissions named by ``paths`` (files, one-submission folders, folders of submissions), unique names;
+    and notes about entries passed over. ``ValueError`` for a path that names nothing gradable."""
+    found: list[tuple[str, Path, Path | None, str]] = []
+    notes: list[str] = []
+    excluded = exclude.resolve() if exclude is not None else None
+    for path in paths:
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or folder")
+        if path.is_file():
+            if path.suffix not in SUBMISSION_SUFFIXES:
+                raise ValueError(f"{path}: a submission is a .py file, a .ipynb notebook, or a folder holding one")
+            found.append((path.stem, path, path, ""))
+            continue
+        entries = [e for e in _visible_entries(path) if excluded is None or e.resolve() != excluded]
+        subdirs = [e for e in entries if e.is_dir()]
+        files = [e for e in entries if e.is_file() and e.suffix in SUBMISSION_SUFFIXES]
+        if not subdirs and len(files) == 1:  # one submission in its folder
+            found.append((files[0].stem, path, files[0], ""))
+            continue
+        if not subdirs and not files:
+            raise ValueError(f"{path}: holds no .py or .ipynb file and no sub-folder: nothing to grade")
+        for e in entries:
+            if e.is_dir():
+                try:
+                    found.append((e.name, e, resolve_submission_path(e), ""))
+                except ValueError as exc:
+                    found.append((e.name, e, None, str(exc)))
+            elif e in files:
+                found.append((e.stem, e, e, ""))
+            else:
+                notes.append(f"skipped {e} (not a .py/.ipynb file or a folder)")
+    subs: list[Submission] = []
+    used: set[str] = set()
+    for raw, p, file, problem in found:
+        base = _safe_name(raw)
+        name, k = base, 2
+        while name.lower() in used or name == "summary":
+            name, k = f"{base}-{k}", k + 1
+        used.add(name.lower())
+        subs.append(Submission(name, p.resolve(), file.resolve() if file else None, problem))
+    return subs, notes
+
+
+# --------------------------------------------------------------------------------------------- one run
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _outputs(out: Path, name: str) -> dict[str, Path]:
+    return {
+        "json": out / f"{name}.json",
+        "junit": out / f"{name}.junit.xml",
+        "gradescope": out / f"{name}.gradescope.json",
+        "feedback": out / f"{name}.md",
+        "log": out / f"{name}.log",
+        "state": out / STATE_DIR / f"{name}.json",
+    }
+
+
+def _resume_key(sub: Submission, sha: str, s: _Settings) -> dict[str, str]:
+    from vicheck import __version__
+
+    return {
+        "submission_sha256": sha,
+        "rubric_sha256": s.rubric.sha256,
+        "profile": s.profile,
+        "visibility": s.visibility,
+        "vicheck": __version__,
+    }
+
+
+def _load_report(path: Path) -> GradeReport | None:
+    try:
+        return GradeReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _finished_report(sub: Submission, sha: str, s: _Settings) -> GradeReport | None:
+    """The report from an earlier run that can be reused, or ``None``."""
+    files = _outputs(s.out, sub.name)
+    report = _load_report(files["json"])
+    if report is None or not report.complete:
+        return None
+    if report.submission_sha256 and report.submission_sha256 != sha:
+        return None
+    try:
+        key = json.loads(files["state"].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if key == _resume_key(sub, sha, s) else None
+
+
+def finalize_partial(report: GradeReport, reason: str, note: str = "") -> GradeReport:
+    """Close a report whose run was stopped: pending properties become ``"not run"`` naming where it stopped.
+
+    ``reason`` completes "not run: ..." (e.g. "the submission's time limit was reached"); ``note`` is
+    added to the error recorded in ``report.errors``.
+    """
+    if report.running:
+        where = f"while {report.running} was running"
+    elif all(p.status == "pending" for p in report.properties):
+        where = "before the first property started (while loading the submission)"
+    else:
+        where = "between two properties"
+    for p in report.properties:
+        if p.status in ("pending", "running"):
+            p.status, p.passed = "not run", False
+            p.message = f"not run: {reason} {where}"
+    report.errors.append(f"{reason}{note} {where}; the grading process was stopped")
+    report.complete = True
+    return report
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            ppid = int(text[text.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the run's process group and every process it started (even in another group)."""
+    below = _descendants(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def _properties_dir() -> Path | None:
+    try:
+        spec = importlib.util.find_spec("properties")
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.origin is not None and spec.origin not in ("namespace", "built-in"):
+        return Path(spec.origin).parent
+    locations = list(spec.submodule_search_locations or [])
+    return Path(locations[0]) if locations else None
+
+
+def _command(sub: Submission, s: _Settings, files: dict[str, Path], ini: Path, cwd: Path) -> list[str]:
+    cmd = [*pytest_command(), "-p", "properties.plugin", "--pyargs", "properties", "-q"]
+    cmd += ["-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(cwd), "-c", str(ini)]
+    props = _properties_dir()
+    if props is not None:
+        cmd += ["--confcutdir", str(props)]
+    gradescope = s.gradescope_results or files["gradescope"]
+    cmd += ["--impl", str(sub.path), "--grade-report", str(files["json"]), "--junitxml", str(files["junit"])]
+    cmd += ["--vicheck-gradescope", str(gradescope), "--vicheck-feedback", str(files["feedback"])]
+    if s.rubric_path is not None:
+        cmd += ["--vicheck-rubric", str(s.rubric_path)]
+    cmd += ["--vicheck-profile", s.profile, "--vicheck-visibility", s.visibility]
+    return cmd
+
+
+def _environment(hypothesis_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.update(
+        PYTHONHASHSEED="0",
+        HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_dir),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def _write_companions(report: GradeReport, files: dict[str, Path], s: _Settings, seconds: float) -> None:
+    """Write the Gradescope, feedback and JUnit files the run did not write (or that the grader overrode)."""
+    gradescope = s.gradescope_results or files["gradescope"]
+    write_gradescope(report, gradescope, execution_time=seconds)
+    write_feedback(report, files["feedback"])
+    if not files["junit"].exists():
+        write_junit(report, files["junit"], execution_time=seconds)
+
+
+def _blank_report(sub: Submission, sha: str, s: _Settings, error: str) -> GradeReport:
+    return GradeReport(
+        submission=str(sub.file or sub.path),
+        errors=[error],
+        profile=s.profile,
+        rubric=s.rubric.describe(),
+        complete=True,
+        submission_sha256=sha,
+    )
+
+
+def grade_one(sub: Submission, s: _Settings, running: dict[str, subprocess.Popen[bytes]]) -> Outcome:
+    """Grade one submission (or reuse its finished report)."""
+    start = time.monotonic()
+    files = _outputs(s.out, sub.name)
+    if sub.file is None:
+        blank = _blank_report(sub, "", s, f"cannot grade this submission: {sub.problem}")
+        blank.write(files["json"])
+        _write_companions(blank, files, s, 0.0)
+        return Outcome(sub.name, blank, "not gradable", 0.0, sub.problem)
+    sha = _sha256(sub.file)
+    if not s.force:
+        done = _finished_report(sub, sha, s)
+        if done is not None:
+            return Outcome(sub.name, done, "skipped")
+    for key in ("json", "junit", "gradescope", "feedback", "log", "state"):
+        files[key].unlink(missing_ok=True)
+    if s.gradescope_results is not None:
+        s.gradescope_results.unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"vicheck-grade-{sub.name}-"))
+    try:
+        cwd, hyp = tmp / "work", tmp / "hypothesis"
+        cwd.mkdir()
+        hyp.mkdir()
+        ini = tmp / "pytest.ini"
+        ini.write_text(_INI, encoding="utf-8")
+        cmd = _command(sub, s, files, ini, cwd)
+        timed_out = False
+        with files["log"].open("wb") as log:
+            log.write(("$ " + shlex.join(cmd) + "\n").encode())
+            log.flush()
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=_environment(hyp),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            running[sub.name] = proc
+            try:
+                deadline = start + s.time_limit
+                while True:
+                    try:
+                        rc = proc.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
+                        break
+                    except subprocess.TimeoutExpired:
+                        if s.cancel.is_set():
+                            _kill_tree(proc)
+                            raise KeyboardInterrupt from None
+                        if time.monotonic() >= deadline:
+                            timed_out = True
+                            _kill_tree(proc)
+                            rc = proc.returncode if proc.returncode is not None else -9
+                            break
+            finally:
+                running.pop(sub.name, None)
+        seconds = time.monotonic() - start
+        report: GradeReport | None = _load_report(files["json"])
+        if timed_out:
+            reason = f"the submission's time limit ({s.time_limit:g} s) was reached"
+            if report is None:
+                report = _blank_report(sub, sha, s, f"{reason} before the property suite had started")
+            else:
+                report = finalize_partial(report, "the submission's time limit was reached", f" ({s.time_limit:g} s)")
+            report.submission_sha256 = report.submission_sha256 or sha
+            report.write(files["json"])
+            _write_companions(report, files, s, seconds)
+            _write_state(sub, sha, s, files)
+            return Outcome(sub.name, report, "time limit", seconds, f"stopped after {s.time_limit:g} s")
+        why = ""
+        if rc not in (0, 1):
+            why = f"pytest exited with status {rc}" if rc >= 0 else f"pytest was killed by signal {-rc}"
+        elif report is None:
+            why = f"pytest exited with status {rc} but wrote no readable report"
+        elif not report.complete:
+            why = f"pytest exited with status {rc} but the report is incomplete"
+        if why:
+            detail = f"{why}; see {files['log']}"
+            if report is None:
+                report = _blank_report(sub, sha, s, f"the grader failed: {detail}")
+                report.complete = False
+            else:
+                if not report.complete:
+                    report = finalize_partial(report, "the grader failed")
+                report.errors.append(f"the grader failed: {detail}")
+                report.complete = False
+            report.write(files["json"])
+            _write_companions(report, files, s, seconds)
+            return Outcome(sub.name, report, "grader failed", seconds, detail)
+        assert report is not None
+        if not report.submission_sha256:
+            report.submission_sha256 = sha
+            report.write(files["json"])
+        gradescope = s.gradescope_results or files["gradescope"]
+        if not gradescope.exists():
+            write_gradescope(report, gradescope, execution_time=seconds)
+        if not files["feedback"].exists():
+            write_feedback(report, files["feedback"])
+        if not files["junit"].exists():
+            write_junit(report, files["junit"], execution_time=seconds)
+        _write_state(sub, sha, s, files)
+        return Outcome(sub.name, report, "graded", seconds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_state(sub: Submission, sha: str, s: _Settings, files: dict[str, Path]) -> None:
+    write_json_atomic(files["state"], _resume_key(sub, sha, s))
+
+
+# --------------------------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; a plain line per finished submission otherwise."""
+
+    def __init__(self, total: int, stream: TextIO, quiet: bool) -> None:
+        self.total, self.stream, self.quiet = total, stream, quiet
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.done = 0
+        self.start = time.monotonic()
+        self.width = 0
+
+    def _elapsed(self) -> str:
+        s = int(time.monotonic() - self.start)
+        return f"{s // 60}:{s % 60:02d}"
+
+    def tick(self, running: list[str]) -> None:
+        if self.quiet or not self.tty:
+            return
+        filled = int(20 * self.done / self.total) if self.total else 20
+        now = ", ".join(running[:3]) + (f" +{len(running) - 3}" if len(running) > 3 else "")
+        line = f"[{'#' * filled}{'-' * (20 - filled)}] {self.done}/{self.total} {self._elapsed()}  {now}"
+        cols = shutil.get_terminal_size((100, 20)).columns - 1
+        line = line[:cols]
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def finished(self, o: Outcome) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        r = o.report
+        text = f"[{self.done}/{self.total}] {o.name}: {r.score:g}/{r.max_score:g} ({o.state}"
+        text += f", {o.seconds:.1f} s)" if o.state != "skipped" else ")"
+        if o.detail:
+            text += f" - {o.detail}"
+        if self.tty:
+            self.stream.write("\r" + " " * self.width + "\r" + text + "\n")
+            self.width = 0
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _print_table(outcomes: list[Outcome], out: TextIO) -> None:
+    rows = [("submission", "score", "max", "%", "failed", "state")]
+    for o in outcomes:
+        r = o.report
+        pct = f"{100 * r.score / r.max_score:.1f}" if r.max_score else "-"
+        failed = sum(not p.passed for p in r.properties)
+        rows.append((o.name, f"{r.score:g}", f"{r.max_score:g}", pct, str(failed), o.state))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write(
+            "  ".join(
+                c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        out.write("\n")
+
+
+# --------------------------------------------------------------------------------------------- command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a submission (.py, .ipynb, folder holding one) or a folder of submissions",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the reports")
+    parser.add_argument("--rubric", type=Path, metavar="R", help="TOML rubric (default: built-in defaults)")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="submissions graded at once (default: number of cores)",
+    )
+    parser.add_argument("--force", action="store_true", help="regrade submissions that have a finished report")
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="run only visible properties (what students may run before the deadline)",
+    )
+    parser.add_argument("--profile", choices=PROFILES, help="Hypothesis profile (default: the rubric's)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress and no table")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="S",
+        help="hard wall-clock limit per submission in seconds (default: rubric submission_seconds + load_seconds + 60)",
+    )
+    parser.add_argument(
+        "--gradescope-results",
+        type=Path,
+        metavar="PATH",
+        help="write the Gradescope results here instead of DIR/<name>.gradescope.json (one submission only)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        rubric = load_rubric(args.rubric)
+    except ValueError as exc:
+        print(f"vicheck grade: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.jobs < 1:
+        print("vicheck grade: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out).resolve()
+    try:
+        subs, notes = expand_submissions(list(args.paths), exclude=out)
+    except (ValueError, OSError) as exc:
+        print(f"vicheck grade: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.gradescope_results is not None and len(subs) != 1:
+        print(f"vicheck grade: --gradescope-results needs exactly one submission, got {len(subs)}", file=sys.stderr)
+        return EXIT_USAGE
+    limits = rubric.limits
+    time_limit = args.time_limit or limits.submission_seconds + limits.load_seconds + TIMEOUT_MARGIN_SECONDS
+    settings = _Settings(
+        out=out,
+        rubric=rubric,
+        rubric_path=Path(args.rubric).resolve() if args.rubric else None,
+        profile=args.profile or rubric.profile,
+        visibility="visible" if args.self_check else "all",
+        force=args.force,
+        time_limit=float(time_limit),
+        gradescope_results=Path(args.gradescope_results).resolve() if args.gradescope_results else None,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:
+        for note in notes:
+            print(f"vicheck grade: {note}", file=sys.stderr)
+    outcomes = _grade_all(subs, settings, min(args.jobs, max(1, len(subs))), args.quiet)
+    write_summary_csv({o.name: o.report for o in outcomes}, out / "summary.csv")
+    failed = [o for o in outcomes if o.grader_failed]
+    if not args.quiet:
+        _print_table(outcomes, sys.stdout)
+        print(f"reports in {out}; summary in {out / 'summary.csv'}")
+    for o in failed:
+        print(f"vicheck grade: grader failed for {o.name}: {o.detail}", file=sys.stderr)
+    return EXIT_GRADER_FAILED if failed else EXIT_OK
+
+
+def _grade_all(subs: list[Submission], s: _Settings, jobs: int, quiet: bool) -> list[Outcome]:
+    progress = _Progress(len(subs), sys.stderr, quiet)
+    running: dict[str, subprocess.Popen[bytes]] = {}
+    results: dict[str, Outcome] = {}
+    pool = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="vicheck-grade")
+    futures = {pool.submit(grade_one, sub, s, running): sub for sub in subs}
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                sub = futures[fut]
+                try:
+                    outcome = fut.result()
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # the grader's own failure for this submission: say so, go on
+                    detail = f"{type(exc).__name__}: {exc}"
+                    report = GradeReport(submission=str(sub.path), errors=[f"the grader failed: {detail}"])
+                    outcome = Outcome(sub.name, report, "grader failed", 0.0, detail)
+                results[sub.name] = outcome
+                progress.finished(outcome)
+            progress.tick(sorted(running))
+    except KeyboardInterrupt:
+        s.cancel.set()
+        for fut in pending:
+            fut.cancel()
+        for proc in list(running.values()):
+            _kill_tree(proc)
+        pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
+        raise
+    pool.shutdown(wait=True)
+    progress.close()
+    return [results[sub.name] for sub in subs]
