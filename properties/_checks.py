@@ -67,8 +67,15 @@ class Caller:
         text = describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
         return as_tensor(value, text, shape=shape, finite=finite)
 
-    def scalar(self, target: Any, *args: Any, seed: int | None = None, finite: bool = True,
-               label: str | None = None, **kwargs: Any) -> float:
+    def scalar(
+        self,
+        target: Any,
+        *args: Any,
+        seed: int | None = None,
+        finite: bool = True,
+        label: str | None = None,
+        **kwargs: Any,
+    ) -> float:
         """The result as a Python float (0-d or one-element tensor, or a real number)."""
         return float(self.tensor(target, *args, seed=seed, shape=(), finite=finite, label=label, **kwargs))
 

@@ -69,7 +69,8 @@ def describe(obj: Any) -> str:
         inner = ", ".join(describe(x) for x in obj)
         return f"({inner})" if isinstance(obj, tuple) else f"[{inner}]"
     if callable(obj):
-        return getattr(obj, "__doc__", None) and obj.__doc__.strip().splitlines()[0] or getattr(obj, "__name__", "f")
+        doc = (getattr(obj, "__doc__", None) or "").strip()
+        return doc.splitlines()[0] if doc else str(getattr(obj, "__name__", "f"))
     return repr(obj)
 
 

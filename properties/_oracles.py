@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -192,9 +193,10 @@ def coin_elbo(mu: float, sigma: float) -> float:
 
 def mixture_moments(d: dist.MixtureSameFamily) -> tuple[float, float]:
     """(mean, standard deviation) of a Normal mixture, exactly."""
+    comp: Any = d.component_distribution
     w = d.mixture_distribution.probs.double()
-    m = d.component_distribution.loc.double()
-    s = d.component_distribution.scale.double()
+    m = comp.loc.double()
+    s = comp.scale.double()
     mean = float((w * m).sum())
     var = float((w * (s**2 + m**2)).sum()) - mean**2
     return mean, math.sqrt(var)
@@ -203,7 +205,7 @@ def mixture_moments(d: dist.MixtureSameFamily) -> tuple[float, float]:
 def density_derivative(d: dist.Distribution, x: torch.Tensor) -> torch.Tensor:
     r"""Analytic :math:`p'(x) = p(x)\,\frac{d}{dx}\log p(x)` for Normal, Gamma, Beta, Laplace (float64)."""
     x = x.double()
-    d64 = as_float64(d)
+    d64: Any = as_float64(d)
     p = torch.exp(d64.log_prob(x))
     if isinstance(d, dist.Normal):
         return p * -(x - d64.loc) / d64.scale**2

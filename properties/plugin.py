@@ -15,7 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -37,9 +37,11 @@ class VicheckConfig:
     gradescope: Path | None
     feedback: Path | None
     visibility: str
+    functions: frozenset[str] | None
     rubric: Any
     limits: Limits
     report: GradeReport | None = None
+    hidden_left_out: int = 0
     started: float = field(default_factory=time.monotonic)
     implementation: Implementation | None = None
 
@@ -49,19 +51,45 @@ CONFIG_KEY = pytest.StashKey[VicheckConfig]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vicheck", "vicheck property suite")
-    group.addoption("--impl", default="reference", metavar="PATH|MODULE",
-                    help="implementation to check: a .py file, a .ipynb notebook, a folder holding one, or a module "
-                    "name (default: reference)")
+    group.addoption(
+        "--impl",
+        default="reference",
+        metavar="PATH|MODULE",
+        help="implementation to check: a .py file, a .ipynb notebook, a folder holding one, or a module "
+        "name (default: reference)",
+    )
     group.addoption("--grade-report", default=None, metavar="PATH", help="write the JSON grade report to PATH")
-    group.addoption("--vicheck-profile", default=None, choices=sorted(PROFILES),
-                    help="Hypothesis profile: dev (fast, random), ci, grade (derandomized, fixed examples); "
-                    "default: grade, or the rubric's")
-    group.addoption("--vicheck-isolation", default="auto", choices=["auto", "process", "none"],
-                    help="run a submission in a child process (auto: for paths) or in this process (none)")
-    group.addoption("--vicheck-rubric", default=None, metavar="TOML", help="rubric: weights, categories, "
-                    "visibility, aliases, limits")
-    group.addoption("--vicheck-visibility", default="all", choices=["all", "visible"],
-                    help="visible: a self-check that leaves out the rubric's hidden properties")
+    group.addoption(
+        "--vicheck-profile",
+        default=None,
+        choices=sorted(PROFILES),
+        help="Hypothesis profile: dev (fast, random), ci, grade (derandomized, fixed examples); "
+        "default: grade, or the rubric's",
+    )
+    group.addoption(
+        "--vicheck-isolation",
+        default="auto",
+        choices=["auto", "process", "none"],
+        help="run a submission in a child process (auto: for paths) or in this process (none)",
+    )
+    group.addoption(
+        "--vicheck-rubric",
+        default=None,
+        metavar="TOML",
+        help="rubric: weights, categories, visibility, aliases, limits",
+    )
+    group.addoption(
+        "--vicheck-visibility",
+        default="all",
+        choices=["all", "visible"],
+        help="visible: a self-check that leaves out the rubric's hidden properties",
+    )
+    group.addoption(
+        "--vicheck-functions",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated contract names: run only the properties that exercise one of them",
+    )
     group.addoption("--vicheck-gradescope", default=None, metavar="PATH", help="write Gradescope results.json")
     group.addoption("--vicheck-feedback", default=None, metavar="PATH", help="write markdown feedback")
 
@@ -97,12 +125,25 @@ def pytest_configure(config: pytest.Config) -> None:
         gradescope=Path(gs) if gs else None,
         feedback=Path(fb) if fb else None,
         visibility=config.getoption("--vicheck-visibility"),
+        functions=_functions_option(config.getoption("--vicheck-functions")),
         rubric=rubric,
         limits=limits,
     )
     config.addinivalue_line("markers", "correctness: the property checks a value the lecture asks for")
     config.addinivalue_line("markers", "robustness: the property checks extreme or invalid inputs")
     config.addinivalue_line("markers", "vicheck(functions, weight, category): property metadata")
+
+
+def _functions_option(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    from reference.contract import NAMES
+
+    names = frozenset(n.strip() for n in value.split(",") if n.strip())
+    unknown = sorted(names - set(NAMES))
+    if unknown:
+        raise pytest.UsageError(f"--vicheck-functions: not contract names: {', '.join(unknown)}")
+    return names
 
 
 def _check_impl_spec(spec: str) -> None:
@@ -155,48 +196,67 @@ def property_name(item: pytest.Item) -> str:
     return item.name.removeprefix("test_")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Apply --vicheck-functions, the rubric's categories and (in a self-check) its visibility."""
     vc = config.stash[CONFIG_KEY]
     rubric = vc.rubric
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
-    results: list[PropertyResult] = []
-    hidden_left_out = 0
     for item in items:
         info = _info(item)
         if info is None:
             keep.append(item)
             continue
-        functions, category, weight = info
+        functions, category, _ = info
         name = property_name(item)
-        if rubric is not None and not rubric.counts(category):
+        hidden = rubric is not None and rubric.visibility_for(name) == "hidden"
+        if vc.functions is not None and not vc.functions.intersection(functions):
             dropped.append(item)
-            continue
-        visibility = rubric.visibility_for(name) if rubric is not None else "visible"
-        if vc.visibility == "visible" and visibility == "hidden":
-            hidden_left_out += 1
+        elif rubric is not None and not rubric.counts(category):
             dropped.append(item)
-            continue
-        if rubric is not None:
-            weight = rubric.weight_for(name, weight)
-        doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
-        results.append(PropertyResult(
-            name=name, functions=list(functions), category=category, weight=weight, visibility=visibility,
-            description=" ".join(doc.split("\n\n")[0].split()),
-        ))
-        keep.append(item)
+        elif vc.visibility == "visible" and hidden:
+            vc.hidden_left_out += 1
+            dropped.append(item)
+        else:
+            keep.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The report lists exactly the properties that will run (after every deselection), all pending."""
+    vc = session.config.stash[CONFIG_KEY]
+    rubric = vc.rubric
+    results: list[PropertyResult] = []
+    for item in session.items:
+        info = _info(item)
+        if info is None:
+            continue
+        functions, category, weight = info
+        name = property_name(item)
+        function = getattr(item, "function", None)
+        doc = (getattr(function, "__doc__", None) or "").strip()
+        results.append(
+            PropertyResult(
+                name=name,
+                functions=list(functions),
+                category=category,
+                weight=rubric.weight_for(name, weight) if rubric is not None else weight,
+                visibility=rubric.visibility_for(name) if rubric is not None else "visible",
+                description=" ".join(doc.split("\n\n")[0].split()),
+            )
+        )
     if results or vc.grade_report:
         vc.report = GradeReport(
             submission=vc.impl,
             properties=results,
             profile=vc.profile,
-            hypothesis_seed=_seed_text(config),
+            hypothesis_seed=_seed_text(session.config),
             versions=_versions(),
-            rubric=getattr(rubric, "source", "default"),
-            hidden_left_out=hidden_left_out,
+            rubric=rubric.describe() if rubric is not None and hasattr(rubric, "describe") else "default",
+            hidden_left_out=vc.hidden_left_out,
             submission_sha256=_sha256(vc.impl),
         )
         _write(vc)
@@ -250,7 +310,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
     info = _info(pyfuncitem)
     if info is None or "impl" not in pyfuncitem.funcargs:
         return None
-    implementation: Implementation = pyfuncitem.funcargs["impl"]
+    implementation = cast(Implementation, pyfuncitem.funcargs["impl"])
     missing = [f for f in info[0] if not implementation.has(f)]
     if missing:
         names = ", ".join(f"`{m}`" for m in missing)
@@ -328,7 +388,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     vc = config.stash.get(CONFIG_KEY, None)
-    if vc is None or vc.report is None or not vc.report.properties:
+    if vc is None or vc.report is None or not vc.report.properties or config.option.collectonly:
         return
     r = vc.report
     terminalreporter.write_sep("-", "vicheck")
@@ -340,4 +400,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         )
     for e in r.errors:
         terminalreporter.write_line(f"error: {e}")
-

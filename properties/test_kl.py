@@ -66,8 +66,14 @@ def test_kl1_matches_exact(impl, pair):
     assert found is not None
     a, b, tol, why = found
     got = Caller(impl).scalar("kl_divergence_1", p, q, a, b, N_QUAD)
-    check_close("kl_divergence_1 is not KL(p || q)", got, oracle.kl_exact(p, q), tol,
-                call=text("kl_divergence_1", p, q, a, b, N_QUAD), why=why)
+    check_close(
+        "kl_divergence_1 is not KL(p || q)",
+        got,
+        oracle.kl_exact(p, q),
+        tol,
+        call=text("kl_divergence_1", p, q, a, b, N_QUAD),
+        why=why,
+    )
 
 
 @prop(functions=("kl_divergence_1",), weight=2.0, examples=25)
@@ -92,8 +98,14 @@ def test_kl1_of_a_distribution_with_itself_is_zero(impl, p):
     got = Caller(impl).scalar("kl_divergence_1", p, p, a, b, N_QUAD)
     p64 = oracle.as_float64(p)
     mag = oracle.quad(lambda u: torch.exp(p64.log_prob(u)) * (p64.log_prob(u).abs() + 1), a, b)
-    check_close("KL(p || p) is not 0", got, 0.0, rounding_bound(F32, mag, N_QUAD),
-                call=text("kl_divergence_1", p, p, a, b, N_QUAD), why="float32 rounding")
+    check_close(
+        "KL(p || p) is not 0",
+        got,
+        0.0,
+        rounding_bound(F32, mag, N_QUAD),
+        call=text("kl_divergence_1", p, p, a, b, N_QUAD),
+        why="float32 rounding",
+    )
 
 
 @prop(functions=("kl_divergence", "kl_divergence_1"), weight=1.0, examples=10)
@@ -109,14 +121,23 @@ def test_kl_divergence_is_the_quadrature_alias(impl, pair):
     c = Caller(impl)
     one = c.scalar("kl_divergence_1", p, q, a, b, N_QUAD)
     alias = c.scalar("kl_divergence", p, q, a, b, N_QUAD)
-    check_close("kl_divergence differs from kl_divergence_1", alias, one, 2 * tol,
-                call=text("kl_divergence", p, q, a, b, N_QUAD), why="both within the quadrature tolerance")
+    check_close(
+        "kl_divergence differs from kl_divergence_1",
+        alias,
+        one,
+        2 * tol,
+        call=text("kl_divergence", p, q, a, b, N_QUAD),
+        why="both within the quadrature tolerance",
+    )
 
 
 @prop(functions=("kl_divergence_1",), weight=2.0, examples=12)
-@given(p=s.normals(min_scale=0.5, max_scale=1.5, min_loc=-1, max_loc=1),
-       q=s.normals(min_scale=0.5, max_scale=1.5, min_loc=-1, max_loc=1),
-       shift=s.floats32(-3, 3), scale=s.floats32(0.3, 3))
+@given(
+    p=s.normals(min_scale=0.5, max_scale=1.5, min_loc=-1, max_loc=1),
+    q=s.normals(min_scale=0.5, max_scale=1.5, min_loc=-1, max_loc=1),
+    shift=s.floats32(-3, 3),
+    scale=s.floats32(0.3, 3),
+)
 def test_kl1_invariant_under_shared_bijection(impl, p, q, shift, scale):
     r"""KL(T#p || T#q) = KL(p || q) for a shared bijection :math:`T`; here :math:`T(x) = \text{shift} +
     \text{scale}\cdot x`, so :math:`T\#\mathcal N(m, s) = \mathcal N(\text{shift} + \text{scale}\,m,
@@ -131,9 +152,15 @@ def test_kl1_invariant_under_shared_bijection(impl, p, q, shift, scale):
     c = Caller(impl)
     base = c.scalar("kl_divergence_1", p, q, f1[0], f1[1], N_QUAD)
     mapped = c.scalar("kl_divergence_1", tp, tq, f2[0], f2[1], N_QUAD)
-    check_close("KL changes under a shared affine bijection", mapped, base, f1[2] + f2[2],
-                call=text("kl_divergence_1", tp, tq, f2[0], f2[1], N_QUAD), why="two quadrature tolerances",
-                expected_label=f"KL(p || q) = {text('kl_divergence_1', p, q, f1[0], f1[1], N_QUAD)}")
+    check_close(
+        "KL changes under a shared affine bijection",
+        mapped,
+        base,
+        f1[2] + f2[2],
+        call=text("kl_divergence_1", tp, tq, f2[0], f2[1], N_QUAD),
+        why="two quadrature tolerances",
+        expected_label=f"KL(p || q) = {text('kl_divergence_1', p, q, f1[0], f1[1], N_QUAD)}",
+    )
 
 
 @prop(functions=("kl_divergence_1",), category="robustness", weight=1.0, examples=6)
@@ -147,8 +174,14 @@ def test_kl1_finite_for_far_apart_normals(impl, gap, dtype):
     got = Caller(impl).scalar("kl_divergence_1", p, q, -10.0, 10.0, 2000)
     want = gap * gap / 2
     tol = trapezoid_bound(oracle._integrand(p, q), -10.0, 10.0, 2000) + rounding_bound(dtype, want * 4, 2000)
-    check_close("kl_divergence_1 is not finite and right for far-apart Normals", got, want, tol,
-                call=text("kl_divergence_1", p, q, -10.0, 10.0, 2000), why="trapezoid bound + rounding")
+    check_close(
+        "kl_divergence_1 is not finite and right for far-apart Normals",
+        got,
+        want,
+        tol,
+        call=text("kl_divergence_1", p, q, -10.0, 10.0, 2000),
+        why="trapezoid bound + rounding",
+    )
 
 
 @prop(functions=("kl_divergence_1",), category="robustness", weight=1.0, examples=10)
@@ -164,11 +197,21 @@ def test_kl1_float64_in_float64_out(impl, pair):
     f = oracle._integrand(p, q)
     tol = trapezoid_bound(f, a, b, 2000) + abs(oracle.kl_exact(p, q) - oracle.kl_window(p, q, a, b))
     tol += 1e3 * 2.2e-16 * (1 + abs(got)) * math.log2(2000)
-    check(isinstance(raw, torch.Tensor) and raw.dtype == torch.float64, "kl_divergence_1 does not return float64",
-          call=text("kl_divergence_1", p, q, a, b, 2000), expected="torch.float64",
-          got=str(getattr(raw, "dtype", type(raw).__name__)))
-    check_close("kl_divergence_1 is not float64-accurate", got, oracle.kl_exact(p, q), tol,
-                call=text("kl_divergence_1", p, q, a, b, 2000), why="trapezoid bound + float64 rounding")
+    check(
+        isinstance(raw, torch.Tensor) and raw.dtype == torch.float64,
+        "kl_divergence_1 does not return float64",
+        call=text("kl_divergence_1", p, q, a, b, 2000),
+        expected="torch.float64",
+        got=str(getattr(raw, "dtype", type(raw).__name__)),
+    )
+    check_close(
+        "kl_divergence_1 is not float64-accurate",
+        got,
+        oracle.kl_exact(p, q),
+        tol,
+        call=text("kl_divergence_1", p, q, a, b, 2000),
+        why="trapezoid bound + float64 rounding",
+    )
 
 
 # --- Monte Carlo --------------------------------------------------------------------------------------
@@ -199,9 +242,14 @@ def test_kl2_matches_exact_within_clt_bound(impl, pair, seed):
     n = 16000
     got = Caller(impl).scalar("kl_divergence_2", p, q, n, seed=seed)
     tol = clt_bound(sd, n) + rounding_bound(F32, abs(kl) + sd, n)
-    check_close("kl_divergence_2 is not an estimate of KL(p || q)", got, kl, tol,
-                call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})",
-                why=f"CLT: z={Z:.2f} x sd {sd:.3g} / sqrt(N)")
+    check_close(
+        "kl_divergence_2 is not an estimate of KL(p || q)",
+        got,
+        kl,
+        tol,
+        call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})",
+        why=f"CLT: z={Z:.2f} x sd {sd:.3g} / sqrt(N)",
+    )
 
 
 @prop(functions=("kl_divergence_2",), weight=2.0, examples=4)
@@ -217,9 +265,14 @@ def test_kl2_unbiased_over_seeds(impl, pair, seed):
     c = Caller(impl)
     values = [c.scalar("kl_divergence_2", p, q, n, seed=seed + i) for i in range(k)]
     mean = sum(values) / k
-    check_close("kl_divergence_2 is biased", mean, kl, clt_bound(sd, k * n) + rounding_bound(F32, abs(kl) + sd, n),
-                call=text("kl_divergence_2", p, q, n) + f" with seeds {seed}..{seed + k - 1}, averaged",
-                why=f"CLT over {k * n} draws")
+    check_close(
+        "kl_divergence_2 is biased",
+        mean,
+        kl,
+        clt_bound(sd, k * n) + rounding_bound(F32, abs(kl) + sd, n),
+        call=text("kl_divergence_2", p, q, n) + f" with seeds {seed}..{seed + k - 1}, averaged",
+        why=f"CLT over {k * n} draws",
+    )
 
 
 @prop(functions=("kl_divergence_2",), weight=2.0, examples=4)
@@ -237,17 +290,27 @@ def test_kl2_error_shrinks_as_inverse_sqrt_n(impl, pair, seed):
     k, n = 40, 50
     c = Caller(impl)
     small = torch.tensor([c.scalar("kl_divergence_2", p, q, n, seed=seed + i) for i in range(k)], dtype=torch.float64)
-    large = torch.tensor([c.scalar("kl_divergence_2", p, q, 16 * n, seed=seed + k + i) for i in range(k)],
-                         dtype=torch.float64)
+    large = torch.tensor(
+        [c.scalar("kl_divergence_2", p, q, 16 * n, seed=seed + k + i) for i in range(k)], dtype=torch.float64
+    )
     v_small, v_large = float(small.var()), float(large.var())
     lo, hi = variance_ratio_bounds(k, k)
     ratio = 16 * v_large / v_small if v_small > 0 else math.inf
     call = text("kl_divergence_2", p, q, n) + f" and N={16 * n}, {k} seeds each from {seed}"
-    check_at_least("kl_divergence_2 does not vary with the seed", v_small, 1e-300, call=call,
-                   why="a Monte Carlo estimate must change with the random draw")
-    check(lo <= ratio <= hi, "kl_divergence_2's error does not shrink as 1/sqrt(N)", call=call,
-          expected=f"16 Var(N={16 * n}) / Var(N={n}) in [{lo:.3g}, {hi:.3g}] (F({k - 1}, {k - 1}) quantiles)",
-          got=f"{ratio:.4g}")
+    check_at_least(
+        "kl_divergence_2 does not vary with the seed",
+        v_small,
+        1e-300,
+        call=call,
+        why="a Monte Carlo estimate must change with the random draw",
+    )
+    check(
+        lo <= ratio <= hi,
+        "kl_divergence_2's error does not shrink as 1/sqrt(N)",
+        call=call,
+        expected=f"16 Var(N={16 * n}) / Var(N={n}) in [{lo:.3g}, {hi:.3g}] (F({k - 1}, {k - 1}) quantiles)",
+        got=f"{ratio:.4g}",
+    )
 
 
 @prop(functions=("kl_divergence_2",), category="robustness", weight=1.0, examples=4)
@@ -259,6 +322,11 @@ def test_kl2_finite_for_far_apart_normals(impl, gap, seed):
     n = 2000
     got = Caller(impl).scalar("kl_divergence_2", p, q, n, seed=seed)
     want = gap * gap / 2
-    check_close("kl_divergence_2 is not finite and right for far-apart Normals", got, want,
-                clt_bound(gap, n) + rounding_bound(F32, want * 4, n),
-                call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})", why="CLT + rounding")
+    check_close(
+        "kl_divergence_2 is not finite and right for far-apart Normals",
+        got,
+        want,
+        clt_bound(gap, n) + rounding_bound(F32, want * 4, n),
+        call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})",
+        why="CLT + rounding",
+    )

@@ -43,8 +43,13 @@ def test_sigmoid_matches_logistic(impl, ys):
     want = _sigmoid64(y)
     tol = rounding_bound(F32, 1.0) * want + 1e-37
     bad = (got - want).abs() > tol
-    check(not bool(bad.any()), "sigmoid is not the logistic function", call=text("sigmoid", y),
-          expected=f"{want.tolist()} (relative tolerance {rounding_bound(F32, 1.0):.2g})", got=f"{got.tolist()}")
+    check(
+        not bool(bad.any()),
+        "sigmoid is not the logistic function",
+        call=text("sigmoid", y),
+        expected=f"{want.tolist()} (relative tolerance {rounding_bound(F32, 1.0):.2g})",
+        got=f"{got.tolist()}",
+    )
 
 
 @prop(functions=("sigmoid_prime",), weight=1.0, examples=20)
@@ -60,12 +65,19 @@ def test_sigmoid_prime_matches_derivative(impl, ys):
     assert y64.grad is not None
     want = y64.grad
     tol = rounding_bound(F32, 1.0) * want + 1e-37
-    check(not bool(((got - want).abs() > tol).any()), "sigmoid_prime is not the derivative of the sigmoid",
-          call=text("sigmoid_prime", y), expected=f"{want.tolist()}", got=f"{got.tolist()}")
+    check(
+        not bool(((got - want).abs() > tol).any()),
+        "sigmoid_prime is not the derivative of the sigmoid",
+        call=text("sigmoid_prime", y),
+        expected=f"{want.tolist()}",
+        got=f"{got.tolist()}",
+    )
 
 
 @prop(functions=("sigmoid", "sigmoid_prime"), category="robustness", weight=1.0, examples=30)
-@given(y=st.floats(allow_nan=False, allow_infinity=False, width=32), dtype=st.sampled_from([torch.float32, torch.float64]))
+@given(
+    y=st.floats(allow_nan=False, allow_infinity=False, width=32), dtype=st.sampled_from([torch.float32, torch.float64])
+)
 def test_sigmoid_finite_and_in_range_for_every_float(impl, y, dtype):
     r"""For every finite float: :math:`\sigma(y)\in[0,1]`, :math:`\sigma'(y)\in[0,\tfrac14]`, both finite,
     both accurate to :math:`17\varepsilon` relative (plus the smallest normal float, for underflow), and in
@@ -75,10 +87,20 @@ def test_sigmoid_finite_and_in_range_for_every_float(impl, y, dtype):
     for name, exact, hi in (("sigmoid", _sigmoid64(x), 1.0), ("sigmoid_prime", _sigmoid64(x) * _sigmoid64(-x), 0.25)):
         raw = c.raw(name, x)
         v = c.tensor(name, x, shape=(1,), finite=True)
-        check(isinstance(raw, torch.Tensor) and raw.dtype == dtype, f"{name} changed the dtype",
-              call=text(name, x), expected=str(dtype), got=str(getattr(raw, "dtype", type(raw).__name__)))
-        check(0.0 <= float(v) <= hi, f"{name} left its range", call=text(name, x), expected=f"in [0, {hi}]",
-              got=f"{float(v)!r}")
+        check(
+            isinstance(raw, torch.Tensor) and raw.dtype == dtype,
+            f"{name} changed the dtype",
+            call=text(name, x),
+            expected=str(dtype),
+            got=str(getattr(raw, "dtype", type(raw).__name__)),
+        )
+        check(
+            0.0 <= float(v) <= hi,
+            f"{name} left its range",
+            call=text(name, x),
+            expected=f"in [0, {hi}]",
+            got=f"{float(v)!r}",
+        )
         tol = rounding_bound(dtype, 1.0) * float(exact) + float(torch.finfo(dtype).tiny)
         check_close(f"{name} is inaccurate", float(v), float(exact), tol, call=text(name, x), why="17 eps relative")
 
@@ -94,12 +116,22 @@ def test_T_is_the_sigmoid_and_inverts(impl, ys):
     c = Caller(impl)
     x = c.tensor("T", y, shape=tuple(y.shape), label="T")
     want = _sigmoid64(y)
-    check(bool(((x - want).abs() <= rounding_bound(F32, 1.0) * want + 1e-37).all()), "T is not the sigmoid",
-          call=text("T", y), expected=f"{want.tolist()}", got=f"{x.tolist()}")
+    check(
+        bool(((x - want).abs() <= rounding_bound(F32, 1.0) * want + 1e-37).all()),
+        "T is not the sigmoid",
+        call=text("T", y),
+        expected=f"{want.tolist()}",
+        got=f"{x.tolist()}",
+    )
     back = c.tensor("T.inv", x.to(F32), shape=tuple(y.shape), label="T.inv")
     tol = rounding_bound(F32, 1.0) * (1 / want + 1 / _sigmoid64(-y))
-    check(bool(((back - y.double()).abs() <= tol).all()), "T.inv(T(y)) is not y", call=text("T.inv", x.to(F32)),
-          expected=f"{y.tolist()}", got=f"{back.tolist()}")
+    check(
+        bool(((back - y.double()).abs() <= tol).all()),
+        "T.inv(T(y)) is not y",
+        call=text("T.inv", x.to(F32)),
+        expected=f"{y.tolist()}",
+        got=f"{back.tolist()}",
+    )
 
 
 @prop(functions=("T",), weight=1.0, examples=20)
@@ -116,8 +148,13 @@ def test_T_log_abs_det_jacobian_matches_autograd(impl, ys):
     assert y64.grad is not None
     want = torch.log(y64.grad)
     tol = rounding_bound(F32, 1.0) * (1 + want.abs())
-    check(bool(((got - want).abs() <= tol).all()), "T.log_abs_det_jacobian is not log|dT/dy|",
-          call=text("T.log_abs_det_jacobian", y, x), expected=f"{want.tolist()}", got=f"{got.tolist()}")
+    check(
+        bool(((got - want).abs() <= tol).all()),
+        "T.log_abs_det_jacobian is not log|dT/dy|",
+        call=text("T.log_abs_det_jacobian", y, x),
+        expected=f"{want.tolist()}",
+        got=f"{got.tolist()}",
+    )
 
 
 # --- lp_transformed: one case per lecture transform --------------------------------------------------
@@ -166,7 +203,7 @@ def _exact_lp(d: dist.Distribution, t: tr.Transform, y: torch.Tensor) -> torch.T
     if isinstance(d, dist.Beta) and isinstance(t, tr.SigmoidTransform):
         return oracle.logit_beta_log_prob(y, float(d.concentration1), float(d.concentration0))
     d64 = oracle.as_float64(d)
-    t64 = t if not isinstance(t, tr.AffineTransform) else tr.AffineTransform(t.loc.double(), t.scale.double())
+    t64 = t if not isinstance(t, tr.AffineTransform) else tr.AffineTransform(torch.as_tensor(t.loc).double(), torch.as_tensor(t.scale).double())
     return dist.TransformedDistribution(d64, t64.inv, validate_args=False).log_prob(y)
 
 
@@ -175,7 +212,7 @@ def _sensitivity(d: dist.Distribution, t: tr.Transform, y: torch.Tensor) -> torc
     y64 = y.double().clone().requires_grad_(True)
     lp = _exact_lp(d, t, y64)
     (g,) = torch.autograd.grad(lp.sum(), y64)
-    x = t(y64.detach()) if not isinstance(t, tr.AffineTransform) else t.loc.double() + t.scale.double() * y64.detach()
+    x = t(y64.detach()) if not isinstance(t, tr.AffineTransform) else torch.as_tensor(t.loc).double() + torch.as_tensor(t.scale).double() * y64.detach()
     d64 = oracle.as_float64(d)
     lpx = d64.log_prob(x)
     return lpx.abs() + (lp.detach() - lpx).abs() + (y64.detach() * g).abs() + (x * g).abs() + 1
@@ -201,9 +238,15 @@ def test_lp_transformed_matches_transformed_distribution(impl, case, data):
     want = _exact_lp(d, t, y)
     tol = rounding_bound(F32, 1.0) * _sensitivity(d, t, y)
     worst = int(torch.argmax((got - want).abs() - tol))
-    check_close("lp_transformed is not the change-of-variables log density", float(got[worst]), float(want[worst]),
-                float(tol[worst]), call=text("lp_transformed", y, d, t), why="float32 rounding of the terms",
-                expected_label=f"at y={float(y[worst])!r}")
+    check_close(
+        "lp_transformed is not the change-of-variables log density",
+        float(got[worst]),
+        float(want[worst]),
+        float(tol[worst]),
+        call=text("lp_transformed", y, d, t),
+        why="float32 rounding of the terms",
+        expected_label=f"at y={float(y[worst])!r}",
+    )
 
 
 def _mass_via_impl(impl, d: dist.Distribution, t: tr.Transform, a: float, b: float) -> tuple[float, float, str]:
@@ -235,8 +278,14 @@ def test_lp_transformed_integrates_to_one(impl, case, data):
     a, b = case.y_window(d, t, 1e-9)
     got, tol, call = _mass_via_impl(impl, d, t, a, b)
     want = 1 - 2e-9
-    check_close("exp(lp_transformed) does not integrate to 1", got, want, tol + 2e-9, call=call,
-                why="Gauss-Legendre error on the exact density + float32 rounding + mass outside")
+    check_close(
+        "exp(lp_transformed) does not integrate to 1",
+        got,
+        want,
+        tol + 2e-9,
+        call=call,
+        why="Gauss-Legendre error on the exact density + float32 rounding + mass outside",
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -250,16 +299,28 @@ def test_lp_transformed_interval_mass(impl, case, data):
     f1, f2 = sorted(data.draw(st.lists(s.floats32(0, 1), min_size=2, max_size=2, unique=True)))
     y1, y2 = lo + f1 * (hi - lo), lo + f2 * (hi - lo)
     got, tol, call = _mass_via_impl(impl, d, t, y1, y2)
-    x1 = float(t(torch.tensor(y1, dtype=torch.float64)) if not isinstance(t, tr.AffineTransform) else t.loc + t.scale * y1)
-    x2 = float(t(torch.tensor(y2, dtype=torch.float64)) if not isinstance(t, tr.AffineTransform) else t.loc + t.scale * y2)
+    x1 = float(
+        t(torch.tensor(y1, dtype=torch.float64)) if not isinstance(t, tr.AffineTransform) else t.loc + t.scale * y1
+    )
+    x2 = float(
+        t(torch.tensor(y2, dtype=torch.float64)) if not isinstance(t, tr.AffineTransform) else t.loc + t.scale * y2
+    )
     want = oracle.cdf(d, x2) - oracle.cdf(d, x1)
-    check_close("lp_transformed puts the wrong mass on an interval", got, want, tol + 1e-12, call=call,
-                why="Gauss-Legendre error on the exact density + float32 rounding",
-                expected_label=f"F(T({y2:.6g})) - F(T({y1:.6g}))")
+    check_close(
+        "lp_transformed puts the wrong mass on an interval",
+        got,
+        want,
+        tol + 1e-12,
+        call=call,
+        why="Gauss-Legendre error on the exact density + float32 rounding",
+        expected_label=f"F(T({y2:.6g})) - F(T({y1:.6g}))",
+    )
 
 
 @prop(functions=("lp_transformed",), weight=1.0, examples=10)
-@given(a=s.floats32(-5, 5), width=s.floats32(0.25, 8), fractions=st.lists(s.floats32(0.01, 0.99), min_size=1, max_size=5))
+@given(
+    a=s.floats32(-5, 5), width=s.floats32(0.25, 8), fractions=st.lists(s.floats32(0.01, 0.99), min_size=1, max_size=5)
+)
 def test_lp_transformed_affine_uniform_is_standard_uniform(impl, a, width, fractions):
     r"""The lecture's affine map :math:`x = a + (b-a)y` takes U(0, 1) onto U(a, b), so
     ``lp_transformed(y, Uniform(a, b), AffineTransform(a, b - a))`` is :math:`\log(1/(b-a)) + \log(b-a) = 0`
@@ -271,8 +332,14 @@ def test_lp_transformed_affine_uniform_is_standard_uniform(impl, a, width, fract
     got = Caller(impl).tensor("lp_transformed", y, d, t, shape=tuple(y.shape))
     tol = rounding_bound(F32, 1 + 2 * abs(math.log(width)))
     worst = int(torch.argmax(got.abs()))
-    check_close("lp_transformed is not the U(0, 1) log density", float(got[worst]), 0.0, tol,
-                call=text("lp_transformed", y, d, t), why="float32 rounding of log(b-a) twice")
+    check_close(
+        "lp_transformed is not the U(0, 1) log density",
+        float(got[worst]),
+        0.0,
+        tol,
+        call=text("lp_transformed", y, d, t),
+        why="float32 rounding of log(b-a) twice",
+    )
 
 
 # --- derivative_lp ------------------------------------------------------------------------------
@@ -307,10 +374,24 @@ def test_derivative_lp_matches_analytic_derivative(impl, d, u):
     p2 = p * (float(g1) ** 2 + float(g2))
     tol = rounding_bound(F32, abs(want) + abs(float(x)) * abs(p2) + p * abs(float(lp)) * abs(float(g1)) + 1e-30)
     call = text("derivative_lp", d, x)
-    check_close("derivative_lp is not the derivative of the density", got, want, tol, call=call,
-                why="float32 rounding", expected_label="p(x) d/dx log p(x)")
-    check_close("derivative_lp disagrees with a finite difference", got, fd, tol + 1e-6 * abs(fd) + 1e-9, call=call,
-                why="float32 rounding + central-difference error", expected_label="central difference, h=1e-5")
+    check_close(
+        "derivative_lp is not the derivative of the density",
+        got,
+        want,
+        tol,
+        call=call,
+        why="float32 rounding",
+        expected_label="p(x) d/dx log p(x)",
+    )
+    check_close(
+        "derivative_lp disagrees with a finite difference",
+        got,
+        fd,
+        tol + 1e-6 * abs(fd) + 1e-9,
+        call=call,
+        why="float32 rounding + central-difference error",
+        expected_label="central difference, h=1e-5",
+    )
 
 
 @prop(functions=("derivative_lp",), weight=1.0, examples=15)
@@ -321,5 +402,6 @@ def test_derivative_lp_zero_outside_support(impl, d, offset, side):
         side = "below"
     x = torch.tensor(-offset if side == "below" else 1.0 + offset, dtype=F32)
     got = Caller(impl).scalar("derivative_lp", d, x)
-    check_close("derivative_lp is not 0 outside the support", got, 0.0, 0.0, call=text("derivative_lp", d, x),
-                why="exact")
+    check_close(
+        "derivative_lp is not 0 outside the support", got, 0.0, 0.0, call=text("derivative_lp", d, x), why="exact"
+    )

@@ -24,7 +24,7 @@ def _as_float(name: str, value: Any) -> float:
 
 def check_num_points(N: Any, *, minimum: int = 2) -> int:
     """N as an int, or ``ValueError`` naming ``N`` when it is not an integer >= minimum."""
-    if isinstance(N, bool) or not isinstance(N, (int, torch.Tensor)) and not hasattr(N, "__index__"):
+    if isinstance(N, bool) or (not isinstance(N, (int, torch.Tensor)) and not hasattr(N, "__index__")):
         raise ValueError(f"N must be an integer >= {minimum}, got {N!r}")
     n = int(N)
     if n < minimum:

@@ -10,8 +10,9 @@ The losses take ``X = (mu, sigma)`` like the lecture's and accept batched ``mu``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -78,12 +79,14 @@ def mode_seeking_loss(target: dist.Distribution, *, width: float = 10.0, N: int 
     return GaussianLoss(evaluate, N, coarse_N=min(N, 64))
 
 
-def mass_covering_loss(target: dist.Distribution, *, a: Any = None, b: Any = None, N: int = 2000) -> GaussianLoss:
+def mass_covering_loss(target: dist.Distribution, *, a: Any = None, b: Any = None, N: int = 500) -> GaussianLoss:
     r"""``loss(X) = KL(target || N(mu, sigma))`` for ``X = (mu, sigma)``, by the trapezoid rule on
     :math:`[a, b]`; by default the window is the target's mean :math:`\pm 12` standard deviations
     (the lecture uses :math:`[-4, 8]`: pass ``a=-4, b=8`` to reproduce it).
 
-    The target's log density is evaluated once per call and shared by every (mu, sigma) in a batch.
+    The target's log density is evaluated once per call and shared by every (mu, sigma) in a batch. With
+    500 points over 24 standard deviations the step is 1/4 of the lecture target's narrowest component
+    sd, where the trapezoid rule's error on a Gaussian factor is :math:`\sim e^{-2\pi^2 (s/h)^2} < 10^{-100}`.
     """
     if a is None or b is None:
         centre, spread = float(target.mean), float(target.stddev)
@@ -101,12 +104,12 @@ def mass_covering_loss(target: dist.Distribution, *, a: Any = None, b: Any = Non
         )
         return _trapezoid(integrand, x_b)
 
-    return GaussianLoss(evaluate, N, coarse_N=min(N, 400))
+    return GaussianLoss(evaluate, N, coarse_N=min(N, 200))
 
 
 def _param_dtype(d: dist.Distribution) -> torch.dtype:
-    probe = d.sample() if not d.has_rsample else d.rsample()
-    return probe.dtype if probe.is_floating_point() else torch.get_default_dtype()
+    mean = d.mean
+    return mean.dtype if mean.is_floating_point() else torch.get_default_dtype()
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def fit_gaussian(
     mus = torch.linspace(float(mu_lo), float(mu_hi), Ns, dtype=dtype)
     sigmas = torch.linspace(float(s_lo), float(s_hi), Ns, dtype=dtype)
     grid_mu, grid_sigma = torch.meshgrid(mus, sigmas, indexing="ij")
-    rank = grid_loss or getattr(loss, "coarse", loss)
+    rank = cast(Loss, grid_loss or getattr(loss, "coarse", loss))
     with torch.no_grad():
         values = rank((grid_mu, grid_sigma))
     values = torch.where(torch.isfinite(values), values, torch.full_like(values, float("inf")))

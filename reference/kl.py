@@ -31,13 +31,16 @@ __all__ = [
 
 def _masked_log_prob(d: dist.Distribution, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(log density, inside-support mask); log density is -inf outside the support, never an error."""
-    inside = d.support.check(x)
+    support = d.support
+    if support is None:
+        raise ValueError(f"{type(d).__name__} has no support")
+    inside = support.check(x)
     if not isinstance(inside, torch.Tensor):
         inside = torch.as_tensor(inside)
     inside = inside.expand(torch.broadcast_shapes(inside.shape, x.shape))
     if bool(inside.all()):
         return d.log_prob(x), inside
-    placeholder = dist.transform_to(d.support)(torch.zeros((), dtype=x.dtype))
+    placeholder = dist.transform_to(support)(torch.zeros((), dtype=x.dtype))
     lp = d.log_prob(torch.where(inside, x, placeholder))
     return torch.where(inside, lp, torch.full((), float("-inf"), dtype=lp.dtype)), inside
 
@@ -45,7 +48,7 @@ def _masked_log_prob(d: dist.Distribution, x: torch.Tensor) -> tuple[torch.Tenso
 def kl_integrand(p: dist.Distribution, q: dist.Distribution, x: torch.Tensor) -> torch.Tensor:
     r"""The integrand :math:`p(x)\,[\log p(x) - \log q(x)]`: 0 where :math:`p(x) = 0`, :math:`+\infty`
     where :math:`p(x) > 0 = q(x)`."""
-    lp, p_inside = _masked_log_prob(p, x)
+    lp, _ = _masked_log_prob(p, x)
     lq, _ = _masked_log_prob(q, x)
     lp, lq = torch.broadcast_tensors(lp, lq)
     positive = torch.isfinite(lp)
@@ -114,7 +117,8 @@ def monte_carlo_kl(
 
 
 def _batch_shape(*ds: dist.Distribution) -> torch.Size:
-    return torch.broadcast_shapes(*(d.batch_shape for d in ds))
+    shape: torch.Size = torch.broadcast_shapes(*(d.batch_shape for d in ds))
+    return shape
 
 
 def _float_dtype(*values: Any) -> torch.dtype:

@@ -17,7 +17,8 @@ Where the reference needs accurate values it uses Gauss--Legendre (exact for pol
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,9 +100,7 @@ def _hermite(N: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights
 
 
-def integrate_gauss_legendre(
-    func: Callable[[torch.Tensor], torch.Tensor], a: Any, b: Any, N: int = 64
-) -> torch.Tensor:
+def integrate_gauss_legendre(func: Callable[[torch.Tensor], torch.Tensor], a: Any, b: Any, N: int = 64) -> torch.Tensor:
     r"""Gauss--Legendre rule :math:`\frac{b-a}{2}\sum_i w_i f\big(\frac{a+b}{2} + \frac{b-a}{2}t_i\big)`,
     exact for polynomials of degree :math:`\le 2N-1`. Batched like :func:`integrate`."""
     N = check_num_points(N, minimum=1)

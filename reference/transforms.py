@@ -57,18 +57,39 @@ def derivative_lp(d_constrained: dist.Distribution, x: torch.Tensor) -> torch.Te
     be a scalar or a tensor of points; the result has the shape and dtype of ``x``.
     """
     x = torch.as_tensor(x)
-    inside = d_constrained.support.check(x)
+    support = d_constrained.support
+    if support is None:
+        raise ValueError(f"derivative_lp needs a distribution with a support, got {d_constrained!r}")
+    inside = support.check(x)
     if not isinstance(inside, torch.Tensor):
         inside = torch.as_tensor(inside)
     inside = inside.expand(x.shape) if inside.shape != x.shape else inside
     # Evaluate log p only at points inside the support: a validating distribution raises elsewhere.
-    placeholder = dist.transform_to(d_constrained.support)(torch.zeros((), dtype=x.dtype))
+    placeholder = dist.transform_to(support)(torch.zeros((), dtype=x.dtype))
     safe = torch.where(inside, x, placeholder).detach().requires_grad_(True)
     log_p = d_constrained.log_prob(safe)
     (grad_log_p,) = torch.autograd.grad(log_p.sum(), safe)
     derivative = torch.exp(log_p.detach()) * grad_log_p
+    edge = inside & ~torch.isfinite(derivative)
+    if bool(edge.any()):
+        # On the edge of the support (p = 0, d log p = inf, e.g. Beta(2, 2) at 0) the derivative is the
+        # one-sided limit: second-order one-sided difference p'(x) ~ (-3p(x) + 4p(x+h) - p(x+2h)) / 2h.
+        derivative = torch.where(edge, _one_sided_derivative(d_constrained, safe.detach(), support), derivative)
     zero = torch.zeros((), dtype=derivative.dtype)
     return torch.where(inside, derivative, zero).to(x.dtype if x.is_floating_point() else derivative.dtype)
+
+
+def _one_sided_derivative(d: dist.Distribution, x: torch.Tensor, support: constraints.Constraint) -> torch.Tensor:
+    h = torch.finfo(x.dtype).eps ** (1 / 3) * torch.clamp(x.abs(), min=1.0)
+    step = torch.where(support.check(x + 2 * h), h, -h)  # step into the support
+
+    def p(u: torch.Tensor) -> torch.Tensor:
+        inside = support.check(u)
+        safe = torch.where(inside, u, x)
+        return torch.where(inside, torch.exp(d.log_prob(safe)), torch.zeros((), dtype=x.dtype))
+
+    with torch.no_grad():
+        return (-3 * p(x) + 4 * p(x + step) - p(x + 2 * step)) / (2 * step)
 
 
 def lp_transformed(xs: torch.Tensor, d: dist.Distribution, transform: Transform) -> torch.Tensor:
@@ -85,7 +106,8 @@ def lp_transformed(xs: torch.Tensor, d: dist.Distribution, transform: Transform)
     if stable is not None:
         return LogitBeta(*stable).log_prob(xs)
     ys = transform(xs)
-    return d.log_prob(ys) + transform.log_abs_det_jacobian(xs, ys)
+    ladj: torch.Tensor = transform.log_abs_det_jacobian(xs, ys)
+    return d.log_prob(ys) + ladj
 
 
 def _logit_beta_params(d: dist.Distribution, transform: Transform) -> tuple[Any, Any] | None:
@@ -110,7 +132,10 @@ class LogitBeta(dist.TransformedDistribution):
     every finite :math:`y` (the generic path returns ``-inf`` once :math:`\sigma(y)` rounds to 1).
     """
 
-    arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
+    arg_constraints = {  # noqa: RUF012 - the attribute torch.distributions declares
+        "concentration1": constraints.positive,
+        "concentration0": constraints.positive,
+    }
     support = constraints.real
 
     def __init__(self, concentration1: Any, concentration0: Any, validate_args: bool | None = None) -> None:
@@ -121,19 +146,22 @@ class LogitBeta(dist.TransformedDistribution):
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         y = torch.as_tensor(value)
-        a, b = self.concentration1, self.concentration0
+        dtype = torch.promote_types(y.dtype, self.concentration1.dtype) if y.is_floating_point() else None
+        a, b = self.concentration1.to(dtype), self.concentration0.to(dtype)
         log_beta = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
         return a * -F.softplus(-y) + b * -F.softplus(y) - log_beta
 
 
 def exp_transform() -> Transform:
     r""":math:`x = \exp(y)`, the real line onto :math:`(0, \infty)` (``transform_to(constraints.positive)``)."""
-    return dist.transform_to(constraints.positive)
+    transform: Transform = dist.transform_to(constraints.positive)
+    return transform
 
 
 def sigmoid_transform() -> Transform:
     r""":math:`x = \sigma(y)`, the real line onto :math:`(0, 1)` (``transform_to(constraints.unit_interval)``)."""
-    return dist.transform_to(constraints.unit_interval)
+    transform: Transform = dist.transform_to(constraints.unit_interval)
+    return transform
 
 
 def affine_transform(a: Any, b: Any) -> Transform:
@@ -145,6 +173,7 @@ def affine_transform(a: Any, b: Any) -> Transform:
     fa, fb = _as_float("a", a), _as_float("b", b)
     if not fa < fb:
         raise ValueError(f"affine_transform needs a < b, got a={fa!r}, b={fb!r}")
-    loc = a if isinstance(a, torch.Tensor) else torch.tensor(fa)
-    scale = (b - a) if isinstance(b, torch.Tensor) or isinstance(a, torch.Tensor) else torch.tensor(fb - fa)
-    return AffineTransform(loc=loc, scale=scale)
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return AffineTransform(loc=torch.as_tensor(a), scale=torch.as_tensor(b) - torch.as_tensor(a))
+    # Python numbers keep the transform dtype-neutral: it computes in the dtype of its input.
+    return AffineTransform(loc=fa, scale=fb - fa)

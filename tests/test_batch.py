@@ -280,6 +280,7 @@ def test_grader_failure_exits_nonzero(
     assert "grader failed for broken" in err and "\n" == err[-1] and "Traceback" not in err
     broken = json.loads((out / "broken.json").read_text())
     assert broken["complete"] is False and "the grader failed" in broken["errors"][-1]
+    assert not (out / "broken.gradescope.json").exists() and not (out / "broken.md").exists()
     assert json.loads((out / "ok.json").read_text())["complete"] is True
     rows = {r["submission"]: r for r in csv.DictReader((out / "summary.csv").open())}
     assert rows["broken"]["complete"] == "false" and rows["ok"]["complete"] == "true"
@@ -389,3 +390,27 @@ def test_end_to_end_with_the_property_suite(tmp_path: Path) -> None:
     assert "<testsuite" in (out / "lecture_4_functions.junit.xml").read_text()
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert rows[0]["submission"] == "lecture_4_functions" and rows[0]["complete"] == "true"
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    progress = batch._Progress(2, stream, quiet=False)
+    progress.tick(["alice", "bob"])
+    assert "0/2" in stream.getvalue() and "alice, bob" in stream.getvalue() and "\r" in stream.getvalue()
+    report = GradeReport("a.py", complete=True)
+    progress.finished(batch.Outcome("alice", report, "graded", 1.0))
+    progress.tick(["bob"])
+    progress.close()
+    text = stream.getvalue()
+    assert "[1/2] alice: 0/0 (graded, 1.0 s)\n" in text and "1/2" in text
+    quiet = Tty()
+    silent = batch._Progress(1, quiet, quiet=True)
+    silent.tick(["x"])
+    silent.finished(batch.Outcome("x", report, "graded"))
+    assert quiet.getvalue() == ""

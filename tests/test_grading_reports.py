@@ -31,10 +31,11 @@ def make_report(**overrides: object) -> GradeReport:
             "correctness",
             2.0,
             False,
-            message="integral of exp(lp_transformed) is 0.73, expected 1 within 1e-3",
+            message="integral of exp(lp_transformed) is 0.73, expected 1\n  input:    lp_transformed(...)\n"
+            "  got:      0.73",
             counterexample="lp_transformed(xs=tensor([0.5]), d=Gamma(2., 1.), transform=ExpTransform())\n```x```",
             status="failed",
-            description="The transformed density integrates to one.",
+            description="The transformed density integrates to one: :math:`\\int p = 1` (``N = 500``).",
         ),
         PropertyResult(
             "kl2_unbiased",
@@ -116,7 +117,9 @@ def test_feedback_markdown(tmp_path: Path) -> None:
     assert "ModuleNotFoundError" in text
     section = text.split("## What went wrong", 1)[1]
     assert "kl1_matches_closed_form" not in section  # only failures are explained
-    assert "The transformed density integrates to one." in section
+    assert "The transformed density integrates to one: $\\int p = 1$ (`N = 500`)." in section
+    assert "*What happened:* integral of exp(lp_transformed) is 0.73, expected 1\n" in section
+    assert "```text\n  input:    lp_transformed(...)\n  got:      0.73\n```" in section
     assert "0.73" in section
     # the counterexample holds a ``` run, so the fence is longer
     assert "````text\nlp_transformed(xs=tensor([0.5])" in section and "\n````\n" in section

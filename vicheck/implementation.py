@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import random
-import sys
 import types
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -163,8 +162,13 @@ class Implementation(ABC):
 class InProcessImplementation(Implementation):
     """A module called directly in this process (the reference, or code the user trusts)."""
 
-    def __init__(self, module: types.ModuleType, label: str | None = None, aliases: dict[str, str] | None = None,
-                 problems: list[LoadProblem] | None = None) -> None:
+    def __init__(
+        self,
+        module: types.ModuleType,
+        label: str | None = None,
+        aliases: dict[str, str] | None = None,
+        problems: list[LoadProblem] | None = None,
+    ) -> None:
         self.module = module
         self.label = label or module.__name__
         self.aliases = dict(aliases or {})
@@ -281,6 +285,3 @@ def load_implementation(spec: str, *, isolation: str = "auto", limits: Limits | 
 
     return IsolatedImplementation(file, limits=limits)
 
-
-if sys.version_info < (3, 10):  # pragma: no cover
-    raise ImportError("vicheck needs Python 3.10 or newer")

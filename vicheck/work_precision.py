@@ -32,7 +32,7 @@ import torch
 
 from vicheck.estimators import DTYPES, PROBLEMS, SWEEPS, Problem, Sweep, available_devices, is_monte_carlo, synchronize
 
-__all__ = ["THRESHOLDS", "Row", "Reached", "add_arguments", "first_to_reach", "measure", "run", "write_outputs"]
+__all__ = ["THRESHOLDS", "Reached", "Row", "add_arguments", "first_to_reach", "measure", "run", "write_outputs"]
 
 THRESHOLDS: tuple[float, ...] = (1e-3, 1e-6)
 #: errors that are exactly 0 (estimate == exact in float64) are drawn at this height
@@ -134,7 +134,11 @@ def _measure_series(
         times, values = [], []
         for seed in range(seeds if is_monte_carlo(method) else 1):
             for _ in range(1 if is_monte_carlo(method) else repeat):
-                seconds, value = _measure_call(lambda s=seed, n=N: estimator(n, dtype, device, s), device, min_time)
+
+                def call(n: int = N, s: int = seed) -> torch.Tensor:
+                    return estimator(n, dtype, device, s)
+
+                seconds, value = _measure_call(call, device, min_time)
                 times.append(seconds)
             values.append(value)
         errors = [abs(v - exact) / abs(exact) for v in values]

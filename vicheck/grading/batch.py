@@ -57,6 +57,7 @@ __all__ = [
     "finalize_partial",
     "pytest_command",
     "run",
+    "single_submission",
 ]
 
 #: seconds added to the rubric's submission_seconds + load_seconds for the hard wall-clock limit
@@ -177,6 +178,20 @@ def expand_submissions(paths: list[Path], *, exclude: Path | None = None) -> tup
         used.add(name.lower())
         subs.append(Submission(name, p.resolve(), file.resolve() if file else None, problem))
     return subs, notes
+
+
+def single_submission(path: Path) -> Submission:
+    """``path`` as one submission (a file, or a folder that should hold one): what Gradescope uploads.
+    A folder holding none or several is a submission that cannot be graded, saying why."""
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    try:
+        file = resolve_submission_path(path)
+    except ValueError as exc:
+        if path.is_file():
+            raise
+        return Submission(_safe_name(path.name), path.resolve(), None, str(exc))
+    return Submission(_safe_name(file.stem), path.resolve(), file.resolve())
 
 
 # --------------------------------------------------------------------------------------------- one run
@@ -434,7 +449,9 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, subprocess.Popen
                 report.errors.append(f"the grader failed: {detail}")
                 report.complete = False
             report.write(files["json"])
-            _write_companions(report, files, s, seconds)
+            # no Gradescope results or feedback: a grader failure is not a grade (run_autograder says so)
+            (s.gradescope_results or files["gradescope"]).unlink(missing_ok=True)
+            files["feedback"].unlink(missing_ok=True)
             return Outcome(sub.name, report, "grader failed", seconds, detail)
         assert report is not None
         if not report.submission_sha256:
@@ -574,17 +591,26 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"vicheck grade: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.time_limit is not None and not args.time_limit > 0:
+        print("vicheck grade: --time-limit must be a positive number of seconds", file=sys.stderr)
+        return EXIT_USAGE
     if args.jobs < 1:
         print("vicheck grade: --jobs must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.out).resolve()
+    if args.gradescope_results is not None and len(args.paths) != 1:
+        print(
+            f"vicheck grade: --gradescope-results needs exactly one submission, got {len(args.paths)}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    notes: list[str] = []
     try:
-        subs, notes = expand_submissions(list(args.paths), exclude=out)
+        if args.gradescope_results is not None:
+            subs = [single_submission(Path(args.paths[0]))]
+        else:
+            subs, notes = expand_submissions(list(args.paths), exclude=out)
     except (ValueError, OSError) as exc:
         print(f"vicheck grade: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.gradescope_results is not None and len(subs) != 1:
-        print(f"vicheck grade: --gradescope-results needs exactly one submission, got {len(subs)}", file=sys.stderr)
         return EXIT_USAGE
     limits = rubric.limits
     time_limit = args.time_limit or limits.submission_seconds + limits.load_seconds + TIMEOUT_MARGIN_SECONDS

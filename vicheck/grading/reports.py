@@ -134,6 +134,12 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _rst_to_markdown(text: str) -> str:
+    """The reStructuredText bits of a property's docstring as markdown: ``:math:`x``` -> ``$x$``."""
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
 def write_feedback(report: GradeReport, path: str | os.PathLike[str]) -> None:
     """Write the student's markdown feedback for ``report`` to ``path``."""
     out: list[str] = [f"# Feedback: {Path(report.submission).name or report.submission}", ""]
@@ -163,17 +169,21 @@ def write_feedback(report: GradeReport, path: str | os.PathLike[str]) -> None:
         for p in failing:
             out += [f"### `{p.name}` ({_status(p)})", ""]
             if p.description:
-                out += [f"*What it checks:* {' '.join(p.description.split())}", ""]
+                out += [f"*What it checks:* {_rst_to_markdown(' '.join(p.description.split()))}", ""]
             if p.functions:
                 out += [f"*Functions:* {', '.join(f'`{f}`' for f in p.functions)}", ""]
             if p.message:
-                out += [f"*What happened:* {' '.join(p.message.split())}", ""]
+                first, _, rest = p.message.strip().partition("\n")
+                out += [f"*What happened:* {' '.join(first.split())}", ""]
+                if rest.strip():
+                    fence = _fence(rest)
+                    out += [f"{fence}text", rest.rstrip(), fence, ""]
             if p.counterexample:
                 fence = _fence(p.counterexample)
                 out += ["*Minimal counterexample:*", "", f"{fence}text", p.counterexample.rstrip("\n"), fence, ""]
     out += ["## Provenance (to replay this grade)", ""]
     out.append(f"- profile: `{report.profile or 'unknown'}`")
-    out.append(f"- Hypothesis seed: `{report.hypothesis_seed or 'derandomized'}`")
+    out.append(f"- Hypothesis seed: `{report.hypothesis_seed or 'not recorded'}`")
     if report.rubric:
         out.append(f"- rubric: `{report.rubric}`")
     if report.submission_sha256:

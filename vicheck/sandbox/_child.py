@@ -122,6 +122,7 @@ class BlockGraderPackages:
 
 def _set_limits(config: dict[str, Any]) -> None:
     import resource
+    import signal
 
     def cap(which: int, value: int, hard: int | None = None) -> None:
         try:
@@ -133,6 +134,7 @@ def _set_limits(config: dict[str, Any]) -> None:
     cap(resource.RLIMIT_FSIZE, int(config["fsize_mb"]) * 2**20)
     cap(resource.RLIMIT_CPU, int(config["cpu_seconds"]), int(config["cpu_seconds"]) + 5)
     cap(resource.RLIMIT_CORE, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it: a write past the limit now kills
 
 
 class Child:
@@ -170,6 +172,8 @@ class Child:
 
     def read(self) -> dict[str, Any]:
         kind, length = self.codec.HEADER.unpack(self.read_exact(self.codec.HEADER.size))
+        if kind != b"P":
+            raise EOFError  # not from the grader: stop
         return self.unpickler(self.io.BytesIO(self.read_exact(length))).load()  # type: ignore[no-any-return]
 
     def _make_unpickler(self) -> type:
@@ -267,7 +271,9 @@ class Child:
                 result = target(*msg["args"], **msg["kwargs"])
         except BaseException as exc:  # the submission's error (SystemExit included), reported as data
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-            self.write({"op": "err", "type": type(exc).__name__, "message": exc_message(exc), "tb": "".join(tb)[-1500:]})
+            self.write(
+                {"op": "err", "type": type(exc).__name__, "message": exc_message(exc), "tb": "".join(tb)[-1500:]}
+            )
             return
         self.write({"op": "ret"}, {"value": result})
 

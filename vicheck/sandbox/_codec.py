@@ -60,6 +60,8 @@ DTYPES: dict[str, torch.dtype] = {
     "bool": torch.bool,
 }
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+_ITEMSIZE = {k: torch.empty((), dtype=v).element_size() for k, v in DTYPES.items()}
+_FAST = frozenset(DTYPES.values()) - {torch.bfloat16, torch.bool}
 _NP_WIDEN = {np.dtype("uint16"): np.int64, np.dtype("uint32"): np.int64}
 
 
@@ -86,6 +88,9 @@ def _float(x: float) -> Any:
 
 def _tensor_bytes(obj: torch.Tensor) -> tuple[str, list[int], Any] | None:
     """(dtype name, shape, contiguous bytes) of a strided CPU tensor (any subclass), or None."""
+    if type(obj) is torch.Tensor and obj.dtype in _FAST and obj.layout == torch.strided and obj.device.type == "cpu":
+        t = obj.detach().resolve_conj().resolve_neg().contiguous()
+        return _DTYPE_NAMES[t.dtype], list(t.shape), t.numpy().reshape(-1).view(np.uint8)
     with torch._C.DisableTorchFunctionSubclass():
         t = torch.Tensor.detach(obj)
         if t.layout != torch.strided or t.is_quantized or t.is_nested or t.device.type == "meta":
@@ -215,15 +220,15 @@ class _Decoder:
             raise ProtocolError("bad tensor shape")
         start, length = self.blob(v.get("b"))
         numel = math.prod(shape)
-        item = torch.empty((), dtype=dtype).element_size()
-        if numel * item != length:
+        if numel * _ITEMSIZE[v["d"]] != length:
             raise ProtocolError(f"tensor byte count {length} does not match shape {shape} of {dtype}")
         if numel == 0:
             return torch.empty(shape, dtype=dtype)
+        # read as bytes (the offset may be unaligned), copy into fresh aligned storage, then reinterpret
+        raw = torch.frombuffer(self.payload, dtype=torch.uint8, count=length, offset=start)
         if dtype == torch.bool:
-            raw = torch.frombuffer(self.payload, dtype=torch.uint8, count=numel, offset=start)
             return (raw != 0).reshape(shape)
-        return torch.frombuffer(self.payload, dtype=dtype, count=numel, offset=start).reshape(shape).clone()
+        return raw.clone().view(dtype).reshape(shape)
 
     def value(self, v: Any, depth: int, path: tuple[Any, ...]) -> Any:
         self.nodes += 1
@@ -271,7 +276,13 @@ def handle_info(v: dict[str, Any]) -> dict[str, Any]:
         s = v.get(key, "")
         return s[:200] if type(s) is str else ""
 
-    return {"id": hid, "type": text("type"), "name": text("name"), "repr": text("repr"), "callable": v.get("callable") is True}
+    return {
+        "id": hid,
+        "type": text("type"),
+        "name": text("name"),
+        "repr": text("repr"),
+        "callable": v.get("callable") is True,
+    }
 
 
 def decode_message(
