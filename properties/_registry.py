@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 __all__ = ["PropertyInfo", "prop", "REGISTRY", "PROFILES", "active_profile", "set_active_profile", "examples_for"]
 
@@ -70,10 +70,19 @@ def examples_for(examples: int) -> int:
 
 
 def prop(
-    *, functions: tuple[str, ...], category: str = "correctness", weight: float = 1.0, examples: int = 25
+    *,
+    functions: tuple[str, ...],
+    category: str = "correctness",
+    weight: float = 1.0,
+    examples: int = 25,
+    shrink: bool = True,
 ) -> Callable[[F], F]:
     """Declare a property: the contract ``functions`` it exercises, its ``category`` and ``weight``, and
-    how many Hypothesis examples it runs under the ``grade`` profile."""
+    how many Hypothesis examples it runs under the ``grade`` profile.
+
+    ``shrink=False`` skips Hypothesis' shrinking for properties whose every example costs hundreds of calls
+    (a failing one would otherwise take minutes to minimise); the reported counterexample is then the
+    first failing example, which is still the same on every run under the derandomized profiles."""
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
 
@@ -82,7 +91,8 @@ def prop(
         doc = (test.__doc__ or "").strip()
         REGISTRY[name] = PropertyInfo(name, functions, category, weight, examples, doc.split("\n\n")[0])
         if getattr(test, "is_hypothesis_test", False):
-            test = settings(max_examples=examples_for(examples))(test)
+            phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
+            test = settings(max_examples=examples_for(examples), phases=phases)(test)
         test = getattr(pytest.mark, category)(test)
         return pytest.mark.vicheck(functions=functions, weight=weight, category=category)(test)  # type: ignore[no-any-return]
 
