@@ -117,7 +117,7 @@ def test_kl_divergence_is_the_quadrature_alias(impl, pair):
     found = _window_and_tolerance(p, q, N_QUAD)
     assume(found is not None)
     assert found is not None
-    a, b, tol, why = found
+    a, b, tol, _ = found
     c = Caller(impl)
     one = c.scalar("kl_divergence_1", p, q, a, b, N_QUAD)
     alias = c.scalar("kl_divergence", p, q, a, b, N_QUAD)

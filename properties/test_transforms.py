@@ -87,7 +87,8 @@ def test_sigmoid_prime_matches_derivative(impl, ys):
 )
 def test_sigmoid_finite_and_in_range_for_every_float(impl, y, dtype):
     r"""For every finite float: :math:`\sigma(y)\in[0,1]`, :math:`\sigma'(y)\in[0,\tfrac14]`, both finite,
-    both as accurate as for moderate inputs (:func:`_logistic_tolerance`), and in the input's dtype. The lecture's ``exp(y) / (1 + exp(y))`` is NaN for ``y = 100``."""
+    both as accurate as for moderate inputs (:func:`_logistic_tolerance`), and in the input's dtype.
+    The lecture's ``exp(y) / (1 + exp(y))`` is NaN for ``y = 100``."""
     x = torch.tensor([y], dtype=dtype)
     c = Caller(impl)
     for name, exact, hi in (("sigmoid", _sigmoid64(x), 1.0), ("sigmoid_prime", _sigmoid64(x) * _sigmoid64(-x), 0.25)):
@@ -209,16 +210,23 @@ def _exact_lp(d: dist.Distribution, t: tr.Transform, y: torch.Tensor) -> torch.T
     if isinstance(d, dist.Beta) and isinstance(t, tr.SigmoidTransform):
         return oracle.logit_beta_log_prob(y, float(d.concentration1), float(d.concentration0))
     d64 = oracle.as_float64(d)
-    t64 = t if not isinstance(t, tr.AffineTransform) else tr.AffineTransform(torch.as_tensor(t.loc).double(), torch.as_tensor(t.scale).double())
-    return dist.TransformedDistribution(d64, t64.inv, validate_args=False).log_prob(y)
+    return dist.TransformedDistribution(d64, _float64(t).inv, validate_args=False).log_prob(y)
+
+
+def _float64(t: tr.Transform) -> tr.Transform:
+    """The transform with float64 parameters (affine maps carry tensors; the others have none)."""
+    if isinstance(t, tr.AffineTransform):
+        return tr.AffineTransform(torch.as_tensor(t.loc).double(), torch.as_tensor(t.scale).double())
+    return t
 
 
 def _sensitivity(d: dist.Distribution, t: tr.Transform, y: torch.Tensor) -> torch.Tensor:
-    r"""Sum of the absolute sizes rounded in float32 at y: :math:`|\log p(x)| + |\log T'| + |y\,\partial_y\log p_Y| + 1`."""
+    r"""Sum of the absolute sizes rounded in float32 at y:
+    :math:`|\log p(x)| + |\log T'| + |y\,\partial_y\log p_Y| + |x\,\partial_y\log p_Y| + 1`."""
     y64 = y.double().clone().requires_grad_(True)
     lp = _exact_lp(d, t, y64)
     (g,) = torch.autograd.grad(lp.sum(), y64)
-    x = t(y64.detach()) if not isinstance(t, tr.AffineTransform) else torch.as_tensor(t.loc).double() + torch.as_tensor(t.scale).double() * y64.detach()
+    x = _float64(t)(y64.detach())
     d64 = oracle.as_float64(d)
     lpx = d64.log_prob(x)
     return lpx.abs() + (lp.detach() - lpx).abs() + (y64.detach() * g).abs() + (x * g).abs() + 1

@@ -15,10 +15,24 @@ FUNCTIONS = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 
 
 def _grade(impl: Path, report: Path) -> dict:
-    cmd = [sys.executable, "-m", "pytest", str(ROOT / "properties"), "-q", "-p", "no:cacheprovider",
-           "--impl", str(impl), "--grade-report", str(report), "-m", "correctness or robustness"]
-    subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                   env={**os.environ, "PYTHONHASHSEED": "0"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "properties"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--impl",
+        str(impl),
+        "--grade-report",
+        str(report),
+        "-m",
+        "correctness or robustness",
+    ]
+    subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONHASHSEED": "0"}
+    )
     return json.loads(report.read_text())
 
 

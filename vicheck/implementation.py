@@ -284,4 +284,3 @@ def load_implementation(spec: str, *, isolation: str = "auto", limits: Limits | 
     from vicheck.sandbox import IsolatedImplementation
 
     return IsolatedImplementation(file, limits=limits)
-
