@@ -55,16 +55,21 @@ def _window_and_tolerance(p: dist.Distribution, q: dist.Distribution, N: int, ta
     return a, b, tol, why
 
 
+def _quadrature_case(p: dist.Distribution, q: dist.Distribution, N: int = N_QUAD) -> tuple[float, float, float, str]:
+    """:func:`_window_and_tolerance`, discarding (``assume``) pairs outside the float32 domain."""
+    found = _window_and_tolerance(p, q, N)
+    assume(found is not None)
+    assert found is not None
+    return found
+
+
 @prop(functions=("kl_divergence_1",), weight=3.0, examples=25)
 @given(pair=s.distribution_pairs())
 def test_kl1_matches_exact(impl, pair):
     r"""``kl_divergence_1(p, q, a, b, 500)`` equals KL(p || q): torch's closed form where registered
     (Normal, Laplace, Gamma, Beta pairs), else float64 composite Gauss--Legendre (mixtures)."""
     p, q = pair
-    found = _window_and_tolerance(p, q, N_QUAD)
-    assume(found is not None)
-    assert found is not None
-    a, b, tol, why = found
+    a, b, tol, why = _quadrature_case(p, q)
     got = Caller(impl).scalar("kl_divergence_1", p, q, a, b, N_QUAD)
     check_close(
         "kl_divergence_1 is not KL(p || q)",
@@ -81,10 +86,7 @@ def test_kl1_matches_exact(impl, pair):
 def test_kl1_nonnegative(impl, pair):
     r"""Gibbs' inequality: KL(p || q) >= 0, up to the quadrature tolerance."""
     p, q = pair
-    found = _window_and_tolerance(p, q, N_QUAD)
-    assume(found is not None)
-    assert found is not None
-    a, b, tol, why = found
+    a, b, tol, why = _quadrature_case(p, q)
     got = Caller(impl).scalar("kl_divergence_1", p, q, a, b, N_QUAD)
     check_at_least("kl_divergence_1 is negative", got, -tol, call=text("kl_divergence_1", p, q, a, b, N_QUAD), why=why)
 
@@ -114,10 +116,7 @@ def test_kl_divergence_is_the_quadrature_alias(impl, pair):
     """The lecture binds ``kl_divergence = kl_divergence_1``: both give the same value on the same call
     (same computation, so within float32 rounding of the value)."""
     p, q = pair
-    found = _window_and_tolerance(p, q, N_QUAD)
-    assume(found is not None)
-    assert found is not None
-    a, b, tol, _ = found
+    a, b, tol, _ = _quadrature_case(p, q)
     c = Caller(impl)
     one = c.scalar("kl_divergence_1", p, q, a, b, N_QUAD)
     alias = c.scalar("kl_divergence", p, q, a, b, N_QUAD)
@@ -145,10 +144,8 @@ def test_kl1_invariant_under_shared_bijection(impl, p, q, shift, scale):
     quadrature tolerances added."""
     tp = dist.Normal(shift + scale * p.loc, scale * p.scale)
     tq = dist.Normal(shift + scale * q.loc, scale * q.scale)
-    f1 = _window_and_tolerance(p, q, N_QUAD)
-    f2 = _window_and_tolerance(tp, tq, N_QUAD)
-    assume(f1 is not None and f2 is not None)
-    assert f1 is not None and f2 is not None
+    f1 = _quadrature_case(p, q)
+    f2 = _quadrature_case(tp, tq)
     c = Caller(impl)
     base = c.scalar("kl_divergence_1", p, q, f1[0], f1[1], N_QUAD)
     mapped = c.scalar("kl_divergence_1", tp, tq, f2[0], f2[1], N_QUAD)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.distributions as dist
 
+from ._support import inside_support
 from ._validation import check_interval, check_num_points
 from .quadrature import _trapezoid, uniform_grid
 
@@ -31,17 +32,10 @@ __all__ = [
 
 def _masked_log_prob(d: dist.Distribution, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(log density, inside-support mask); log density is -inf outside the support, never an error."""
-    support = d.support
-    if support is None:
-        raise ValueError(f"{type(d).__name__} has no support")
-    inside = support.check(x)
-    if not isinstance(inside, torch.Tensor):
-        inside = torch.as_tensor(inside)
-    inside = inside.expand(torch.broadcast_shapes(inside.shape, x.shape))
-    if bool(inside.all()):
-        return d.log_prob(x), inside
-    placeholder = dist.transform_to(support)(torch.zeros((), dtype=x.dtype))
-    lp = d.log_prob(torch.where(inside, x, placeholder))
+    inside, safe = inside_support(d, x)
+    lp = d.log_prob(safe)
+    if safe is x:
+        return lp, inside
     return torch.where(inside, lp, torch.full((), float("-inf"), dtype=lp.dtype)), inside
 
 

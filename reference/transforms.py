@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.distributions import constraints
 from torch.distributions.transforms import AffineTransform, SigmoidTransform, Transform
 
+from ._support import inside_support, support_of
 from ._validation import _as_float
 
 __all__ = [
@@ -57,16 +58,9 @@ def derivative_lp(d_constrained: dist.Distribution, x: torch.Tensor) -> torch.Te
     be a scalar or a tensor of points; the result has the shape and dtype of ``x``.
     """
     x = torch.as_tensor(x)
-    support = d_constrained.support
-    if support is None:
-        raise ValueError(f"derivative_lp needs a distribution with a support, got {d_constrained!r}")
-    inside = support.check(x)
-    if not isinstance(inside, torch.Tensor):
-        inside = torch.as_tensor(inside)
-    inside = inside.expand(x.shape) if inside.shape != x.shape else inside
-    # Evaluate log p only at points inside the support: a validating distribution raises elsewhere.
-    placeholder = dist.transform_to(support)(torch.zeros((), dtype=x.dtype))
-    safe = torch.where(inside, x, placeholder).detach().requires_grad_(True)
+    support = support_of(d_constrained)
+    inside, safe = inside_support(d_constrained, x)
+    safe = safe.detach().clone().requires_grad_(True)
     log_p = d_constrained.log_prob(safe)
     (grad_log_p,) = torch.autograd.grad(log_p.sum(), safe)
     derivative = torch.exp(log_p.detach()) * grad_log_p
