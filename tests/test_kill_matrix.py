@@ -59,7 +59,7 @@ def test_correct_submission_passes(sub: Submission, correct_results: dict[str, d
 
 def _committed_matrix() -> tuple[list[str], dict[str, list[str]]]:
     text = MATRIX.read_text(encoding="utf-8")
-    props = re.findall(r"^\d+\. `([^`]+)`$", text, re.M)
+    props = re.findall(r"^\d+\. `([^`]+)`", text, re.M)
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

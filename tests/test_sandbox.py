@@ -45,9 +45,9 @@ from vicheck.sandbox.parent import _Pickler
 
 HERE = Path(__file__).parent
 HOSTILE = HERE / "hostile"
-SEED = Path("/work/shared/seed") if Path("/work/shared/seed").exists() else HERE.parent / "shared" / "seed"
-LECTURE_PY = SEED / "lecture_4_functions.py"
-LECTURE_NB = SEED / "lecture_4.ipynb"
+# In-repo copies of ../shared/seed's lecture files, so the tests run where ../shared is absent.
+LECTURE_PY = HERE / "submissions" / "lecture_4_functions.py"
+LECTURE_NB = HERE / "data" / "lecture_4.ipynb"
 FAST = Limits(call_seconds=3, load_seconds=150, submission_seconds=300)
 
 PROBE = """
