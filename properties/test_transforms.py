@@ -384,9 +384,10 @@ def test_derivative_lp_matches_analytic_derivative(impl, d, u):
     lp = d64.log_prob(x64)
     (g1,) = torch.autograd.grad(lp, x64, create_graph=True)
     (g2,) = torch.autograd.grad(g1, x64)
-    p = math.exp(float(lp.detach()))
-    p2 = p * (float(g1) ** 2 + float(g2))
-    tol = rounding_bound(F32, abs(want) + abs(float(x)) * abs(p2) + p * abs(float(lp)) * abs(float(g1)) + 1e-30)
+    log_p, dlog_p, d2log_p = float(lp.detach()), float(g1.detach()), float(g2)
+    p = math.exp(log_p)
+    p2 = p * (dlog_p**2 + d2log_p)
+    tol = rounding_bound(F32, abs(want) + abs(float(x)) * abs(p2) + p * abs(log_p) * abs(dlog_p) + 1e-30)
     call = text("derivative_lp", d, x)
     check_close(
         "derivative_lp is not the derivative of the density",
