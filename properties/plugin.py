@@ -20,7 +20,13 @@ from typing import Any, cast
 import pytest
 
 from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.implementation import Implementation, Limits, load_implementation, resolve_submission_path
+from vicheck.implementation import (
+    Implementation,
+    Limits,
+    classify_spec,
+    load_implementation,
+    resolve_submission_path,
+)
 
 from ._checks import PropertyFailure
 from ._registry import PROFILES, active_profile, set_active_profile
@@ -147,31 +153,14 @@ def _functions_option(value: str | None) -> frozenset[str] | None:
 
 
 def _check_impl_spec(spec: str) -> None:
-    path = Path(spec)
-    module_name = spec.replace(".", "_").isidentifier() and path.suffix not in (".py", ".ipynb") and "/" not in spec
-    if module_name:
-        import importlib.util
-
-        try:
-            if importlib.util.find_spec(spec) is not None:
-                return
-        except (ImportError, ValueError):
-            pass
-    if path.suffix in (".py", ".ipynb") or path.exists() or "/" in spec:
-        try:
-            file = resolve_submission_path(path)
-            file.read_bytes()
-        except (ValueError, OSError) as exc:
-            raise pytest.UsageError(f"--impl {spec}: {exc}") from None
-        return
-    import importlib.util
-
+    """A one-line usage error (no traceback) when --impl names nothing loadable or readable."""
     try:
-        found = importlib.util.find_spec(spec)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
-        raise pytest.UsageError(f"--impl {spec}: not a file, folder or importable module")
+        _, file = classify_spec(spec)
+        if file is not None:
+            file.read_bytes()
+    except (ValueError, OSError) as exc:
+        reason = str(exc).removeprefix(f"{spec}: ")
+        raise pytest.UsageError(f"--impl {spec}: {reason}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

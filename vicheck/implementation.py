@@ -34,6 +34,7 @@ __all__ = [
     "Limits",
     "load_implementation",
     "resolve_submission_path",
+    "classify_spec",
     "seed_everything",
 ]
 
@@ -247,6 +248,23 @@ def _load_module_in_process(path: Path) -> tuple[types.ModuleType, list[LoadProb
     return module, problems
 
 
+def classify_spec(spec: str) -> tuple[str, Path | None]:
+    """``("module", None)`` for an importable module name, ``("file", path)`` for a submission file (a
+    folder holding one resolved to it); ``ValueError`` with a one-line reason otherwise."""
+    path = Path(spec)
+    if path.suffix in (".py", ".ipynb") or "/" in spec or "\\" in spec:
+        return "file", resolve_submission_path(path)
+    if all(part.isidentifier() for part in spec.split(".")):
+        try:
+            if importlib.util.find_spec(spec) is not None:
+                return "module", None
+        except (ImportError, ValueError):
+            pass
+    if path.exists():
+        return "file", resolve_submission_path(path)
+    raise ValueError("not a file, folder or importable module")
+
+
 def load_implementation(spec: str, *, isolation: str = "auto", limits: Limits | None = None) -> Implementation:
     """An implementation from ``--impl``: ``"reference"``, an importable module name, or a path.
 
@@ -257,23 +275,16 @@ def load_implementation(spec: str, *, isolation: str = "auto", limits: Limits | 
     limits = limits or Limits()
     if isolation not in ("auto", "process", "none"):
         raise ValueError(f"isolation must be auto, process or none, got {isolation!r}")
-    path = Path(spec)
-    looks_like_path = path.suffix in (".py", ".ipynb") or "/" in spec or "\\" in spec
-    if not looks_like_path and (importlib.util.find_spec(spec) is not None if spec.isidentifier() else False):
-        pass
-    elif not looks_like_path and not path.exists():
-        looks_like_path = False
-    else:
-        looks_like_path = True
-    if not looks_like_path:
+    kind, file = classify_spec(spec)
+    if kind == "module":
         if isolation == "process":
             raise ValueError(f"--impl {spec}: process isolation needs a file or folder, not a module name")
         try:
             module = importlib.import_module(spec)
         except ImportError as exc:
-            raise ValueError(f"--impl {spec}: not a file, folder or importable module ({exc})") from None
+            raise ValueError(f"--impl {spec}: cannot import it ({exc})") from None
         return InProcessImplementation(module, label=spec, aliases=limits.aliases)
-    file = resolve_submission_path(path)
+    assert file is not None
     if isolation == "none":
         if file.suffix == ".ipynb":
             from vicheck.sandbox.notebook import load_notebook_in_process
