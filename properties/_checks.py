@@ -9,13 +9,14 @@ tensors or floats in this process.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from vicheck.implementation import Implementation, SubmissionProblem
 
-from ._describe import describe, describe_call, fmt
+from ._describe import describe_call, fmt
 
 __all__ = ["PropertyFailure", "Caller", "check_close", "check_at_least", "check_at_most", "check"]
 
@@ -45,11 +46,11 @@ class Caller:
 
     def raw(self, target: Any, *args: Any, seed: int | None = None, label: str | None = None, **kwargs: Any) -> Any:
         """Call and return the raw result; a problem in the submission becomes a PropertyFailure."""
-        text = describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
         try:
             return self.impl.invoke(target, *args, seed=seed, **kwargs)
         except SubmissionProblem as exc:
-            raise PropertyFailure(f"{text.split('(')[0]} failed", call=text, got=str(exc)) from None
+            call = _describe(target, label, args, kwargs)
+            raise PropertyFailure(f"{call.split('(')[0]} failed", call=call, got=str(exc)) from None
 
     def tensor(
         self,
@@ -64,8 +65,7 @@ class Caller:
         """The result as a float64 tensor of ``shape`` (a Python number or 1-element tensor is accepted
         where ``shape`` is ``()``)."""
         value = self.raw(target, *args, seed=seed, label=label, **kwargs)
-        text = describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
-        return as_tensor(value, text, shape=shape, finite=finite)
+        return as_tensor(value, lambda: _describe(target, label, args, kwargs), shape=shape, finite=finite)
 
     def scalar(
         self,
@@ -86,17 +86,25 @@ class Caller:
             raise PropertyFailure(f"{name} is not usable", got=str(exc)) from None
 
 
-def as_tensor(value: Any, call: str, *, shape: tuple[int, ...] | None, finite: bool) -> torch.Tensor:
-    """Validate a value from the implementation and convert it to a plain float64 tensor."""
-    name = call.split("(")[0]
+def _describe(target: Any, label: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    return describe_call(label or (target if isinstance(target, str) else "loss"), args, kwargs)
+
+
+def as_tensor(
+    value: Any, call: str | Callable[[], str], *, shape: tuple[int, ...] | None, finite: bool
+) -> torch.Tensor:
+    """Validate a value from the implementation and convert it to a plain float64 tensor. ``call`` names
+    the call, or is a function producing that text, so that it is only built when a check fails."""
+
+    def fail(summary: str, **parts: str) -> PropertyFailure:
+        text = call() if callable(call) else call
+        return PropertyFailure(f"{text.split('(')[0]} {summary}", call=text, **parts)
+
     if isinstance(value, bool) or not isinstance(value, (torch.Tensor, float, int)):
-        kind = type(value).__name__
-        raise PropertyFailure(
-            f"{name} returned a {kind}, not a number or tensor", call=call, expected="a torch.Tensor or a float"
-        )
+        raise fail(f"returned a {type(value).__name__}, not a number or tensor", expected="a torch.Tensor or a float")
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
-            raise PropertyFailure(f"{name} returned a {value.dtype} tensor", call=call, expected="a real tensor")
+            raise fail(f"returned a {value.dtype} tensor", expected="a real tensor")
         t = torch.Tensor.as_subclass(value.detach(), torch.Tensor).to("cpu", torch.float64).clone()
     else:
         t = torch.tensor(float(value), dtype=torch.float64)
@@ -104,14 +112,9 @@ def as_tensor(value: Any, call: str, *, shape: tuple[int, ...] | None, finite: b
         if shape == () and t.numel() == 1:
             t = t.reshape(())
         else:
-            raise PropertyFailure(
-                f"{name} returned the wrong shape",
-                call=call,
-                expected=f"shape {shape}",
-                got=f"shape {tuple(t.shape)}",
-            )
+            raise fail("returned the wrong shape", expected=f"shape {shape}", got=f"shape {tuple(t.shape)}")
     if finite and not bool(torch.isfinite(t).all()):
-        raise PropertyFailure(f"{name} returned a non-finite value", call=call, expected="finite values", got=fmt(t))
+        raise fail("returned a non-finite value", expected="finite values", got=fmt(t))
     return t
 
 
@@ -146,6 +149,3 @@ def check(condition: bool, what: str, *, call: str = "", expected: str = "", got
 
 def text(name: str, *args: Any, **kwargs: Any) -> str:
     return describe_call(name, args, kwargs)
-
-
-_ = describe

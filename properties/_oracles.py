@@ -24,8 +24,6 @@ __all__ = [
     "cdf",
     "logit_beta_log_prob",
     "coin_log_joint",
-    "coin_kl",
-    "coin_elbo",
     "mixture_moments",
     "density_derivative",
 ]
@@ -173,22 +171,6 @@ def logit_beta_log_prob(y: torch.Tensor, a: float, b: float) -> torch.Tensor:
 def coin_log_joint(x: torch.Tensor) -> torch.Tensor:
     """Unconstrained log joint of the coin model: 3 log sigma(x) + 4 log sigma(-x) (flips 0,1,1,0,0)."""
     return logit_beta_log_prob(x, 3.0, 4.0) + LOG_EVIDENCE
-
-
-def coin_kl(mu: float, sigma: float, width: float = 12.0) -> float:
-    """KL(N(mu, sigma) || posterior_unconstrained) in float64 over mu +- width sigma."""
-    q = dist.Normal(torch.tensor(mu, dtype=torch.float64), torch.tensor(sigma, dtype=torch.float64))
-
-    def f(x: torch.Tensor) -> torch.Tensor:
-        lq = q.log_prob(x)
-        return torch.exp(lq) * (lq - logit_beta_log_prob(x, 3.0, 4.0))
-
-    return quad(f, mu - width * sigma, mu + width * sigma)
-
-
-def coin_elbo(mu: float, sigma: float) -> float:
-    """ELBO = log p(flips) - KL(q || posterior)."""
-    return LOG_EVIDENCE - coin_kl(mu, sigma)
 
 
 def mixture_moments(d: dist.MixtureSameFamily) -> tuple[float, float]:

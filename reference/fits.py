@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.distributions as dist
 
-from ._validation import check_num_points, check_positive
+from ._validation import check_num_points, check_positive, result_dtype
 from .kl import _masked_log_prob, kl_divergence_1
 from .quadrature import _trapezoid, uniform_grid
 
@@ -36,10 +36,7 @@ def gaussian(X: Any) -> dist.Normal:
 
 
 def _as_tensors(mu: Any, sigma: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    tensors = [t for t in (mu, sigma) if isinstance(t, torch.Tensor)]
-    dtype = torch.get_default_dtype()
-    for t in tensors:
-        dtype = torch.promote_types(dtype, t.dtype) if t is not tensors[0] else t.dtype
+    dtype = result_dtype(mu, sigma)
     return torch.as_tensor(mu, dtype=dtype), torch.as_tensor(sigma, dtype=dtype)
 
 
