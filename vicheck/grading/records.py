@@ -50,6 +50,8 @@ class GradeReport:
     running: str = ""
     complete: bool = False
     submission_sha256: str = ""
+    #: how the submission's code was isolated: ``namespaces``, ``uid``, ``process`` or ``none`` (in process)
+    isolation: str = ""
 
     @property
     def score(self) -> float:
