@@ -20,13 +20,10 @@ from typing import Any, cast
 import pytest
 
 from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.implementation import (
-    Implementation,
-    Limits,
-    classify_spec,
-    load_implementation,
-    resolve_submission_path,
-)
+from vicheck.implementation import Implementation
+from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
+from vicheck.sandbox.limits import Limits
+from vicheck.sandbox.loading import classify_spec, load_implementation, resolve_submission_path
 
 from ._checks import PropertyFailure
 from ._registry import PROFILES, active_profile, set_active_profile
@@ -46,6 +43,9 @@ class VicheckConfig:
     functions: frozenset[str] | None
     rubric: Any
     limits: Limits
+    aliases: dict[str, str] = field(default_factory=dict)
+    #: the isolation level in force: namespaces, uid, process (a child per submission) or none
+    level: str = "none"
     report: GradeReport | None = None
     hidden_left_out: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -75,8 +75,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vicheck-isolation",
         default="auto",
-        choices=["auto", "process", "none"],
-        help="run a submission in a child process (auto: for paths) or in this process (none)",
+        choices=["auto", "namespaces", "uid", "process", "none"],
+        help="how a submission file runs: auto (the strongest level available here), namespaces (a "
+        "bubblewrap jail), uid (a uid of its own, as root), process (a child process) or none (in this "
+        "process); a named level that is not available stops the run",
     )
     group.addoption(
         "--vicheck-rubric",
@@ -120,6 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if spec != "reference":
         _check_impl_spec(spec)
     limits: Limits = getattr(rubric, "limits", None) or Limits()
+    isolation = config.getoption("--vicheck-isolation")
+    level = _isolation_level(spec, isolation, limits)
     path = config.getoption("--grade-report")
     gs = config.getoption("--vicheck-gradescope")
     fb = config.getoption("--vicheck-feedback")
@@ -134,10 +138,31 @@ def pytest_configure(config: pytest.Config) -> None:
         functions=_functions_option(config.getoption("--vicheck-functions")),
         rubric=rubric,
         limits=limits,
+        aliases=dict(getattr(rubric, "aliases", None) or {}),
+        level=level,
     )
     config.addinivalue_line("markers", "correctness: the property checks a value the lecture asks for")
     config.addinivalue_line("markers", "robustness: the property checks extreme or invalid inputs")
     config.addinivalue_line("markers", "vicheck(functions, weight, category): property metadata")
+
+
+def _isolation_level(spec: str, isolation: str, limits: Limits) -> str:
+    """The level the implementation will run under, decided before anything runs: a usage error (one
+    line) when the level asked for, or the rubric's minimum, cannot be had here."""
+    try:
+        kind = "module" if spec == "reference" else classify_spec(spec)[0]
+    except ValueError:
+        kind = "file"  # _check_impl_spec has already said why not
+    if kind == "module" or isolation == "none":
+        if isolation == "none" and kind == "file" and limits.isolation != "process":
+            raise pytest.UsageError(
+                f"--vicheck-isolation none: the rubric requires isolation {limits.isolation} or stronger"
+            )
+        return "none"
+    try:
+        return choose_level(isolation, limits.isolation)
+    except IsolationUnavailable as exc:
+        raise pytest.UsageError(f"--vicheck-isolation {isolation}: {exc}") from None
 
 
 def _functions_option(value: str | None) -> frozenset[str] | None:
@@ -168,8 +193,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if vc is None:
         return []
     rubric = getattr(vc.rubric, "source", "default")
+    detail = probe(vc.level)[1]
     return [
-        f"vicheck: impl={vc.impl} isolation={vc.isolation} profile={vc.profile} rubric={rubric} "
+        f"vicheck: impl={vc.impl} isolation={vc.level} ({detail}) profile={vc.profile} rubric={rubric} "
         f"visibility={vc.visibility}"
     ]
 
@@ -247,6 +273,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             rubric=rubric.describe() if rubric is not None and hasattr(rubric, "describe") else "default",
             hidden_left_out=vc.hidden_left_out,
             submission_sha256=_sha256(vc.impl),
+            isolation=vc.level,
         )
         _write(vc)
 
@@ -287,8 +314,9 @@ def impl(request: pytest.FixtureRequest) -> Iterator[Implementation]:
     vc = request.config.stash[CONFIG_KEY]
     if vc.implementation is None:
         try:
-            vc.implementation = load_implementation(vc.impl, isolation=vc.isolation, limits=vc.limits)
-        except ValueError as exc:
+            isolation = vc.level if vc.level != "none" else vc.isolation
+            vc.implementation = load_implementation(vc.impl, isolation=isolation, limits=vc.limits, aliases=vc.aliases)
+        except (ValueError, IsolationUnavailable) as exc:
             raise pytest.UsageError(str(exc)) from None
     yield vc.implementation
 
@@ -352,10 +380,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if vc is None:
         return
     implementation = vc.implementation
+    if implementation is not None:
+        # the jail goes first: the final report is written once nothing of the submission runs any more
+        problems = [str(p) for p in implementation.load_problems()]
+        implementation.close()
+        events = implementation.events()
     if vc.report is not None:
         if implementation is not None:
-            vc.report.errors.extend(str(p) for p in implementation.load_problems())
-            vc.report.errors.extend(implementation.events())
+            vc.report.errors.extend(problems)
+            vc.report.errors.extend(events)
         for r in vc.report.properties:
             if r.status == "pending":
                 r.status, r.message = "not run", "not run (deselected or interrupted)"
@@ -371,8 +404,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             from vicheck.grading.reports import write_feedback
 
             write_feedback(vc.report, vc.feedback)
-    if implementation is not None:
-        implementation.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

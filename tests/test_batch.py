@@ -25,12 +25,13 @@ import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 from vicheck.grading.records import GradeReport, PropertyResult
 from vicheck.grading.reports import write_feedback, write_gradescope
-from vicheck.implementation import resolve_submission_path
+from vicheck.sandbox.loading import resolve_submission_path
 
 start = time.time()
 p = argparse.ArgumentParser()
 for opt in ("--impl", "--grade-report", "--junitxml", "--vicheck-gradescope", "--vicheck-feedback",
-            "--vicheck-rubric", "--vicheck-profile", "--vicheck-visibility", "--rootdir", "-c", "--confcutdir",
+            "--vicheck-rubric", "--vicheck-profile", "--vicheck-visibility", "--vicheck-isolation", "--rootdir", "-c",
+            "--confcutdir",
             "--pyargs"):
     p.add_argument(opt)
 p.add_argument("-p", action="append")

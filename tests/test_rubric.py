@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vicheck.grading.rubric import Rubric, load_rubric
-from vicheck.implementation import Limits
+from vicheck.sandbox.limits import Limits
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "vicheck" / "examples" / "rubric.toml"
 
@@ -79,7 +79,7 @@ memory_mb = 512
     assert r.weight_for("unmatched", 7) == 7
     assert r.visibility_for("kl2_x") == "hidden" and r.visibility_for("kl1_x") == "visible"
     assert r.aliases == {"kl_divergence_2": "kl_mc"}
-    assert r.limits == Limits(5, 100, 30, 512, {"kl_divergence_2": "kl_mc"})
+    assert r.limits == Limits(5, 100, 30, 512)
 
 
 def test_hidden_by_default_with_visible_exceptions(tmp_path: Path) -> None:

@@ -46,7 +46,10 @@ def lp_transformed(xs, d, transform):
 
 def spawn_grandchild():
     pid = os.fork()
-    if pid == 0:  # the grandchild sleeps for ever, in the child's process group
+    if pid == 0:  # the grandchild sleeps for ever, in the child's process group, named for the test to find
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, b"vchk-grandchild", 0, 0, 0)  # PR_SET_NAME
         while True:
             time.sleep(1)
     return pid

@@ -21,6 +21,7 @@ A rubric is a TOML file (see ``vicheck/examples/rubric.toml``)::
     submission_seconds = 900
     load_seconds = 300
     memory_mb = 2048
+    isolation = "namespaces"   # the weakest isolation level grading may run under (namespaces, uid, process)
 
 Every table and key is optional. Unknown tables or keys and values of the wrong type are refused with a
 one-line :class:`ValueError` naming the file, the table and the key.
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vicheck.implementation import Limits
+from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,7 +56,7 @@ _TABLES: dict[str, tuple[str, ...] | None] = {
     "weights": None,
     "visibility": ("hidden", "visible"),
     "aliases": None,
-    "limits": ("call_seconds", "submission_seconds", "load_seconds", "memory_mb"),
+    "limits": ("call_seconds", "submission_seconds", "load_seconds", "memory_mb", "isolation"),
 }
 
 
@@ -221,7 +222,7 @@ def load_rubric(path: str | Path | None) -> Rubric:
             "limits", "load_seconds", lim.get("load_seconds", default_limits.load_seconds), positive=True
         ),
         memory_mb=_memory(r, lim.get("memory_mb", default_limits.memory_mb)),
-        aliases=dict(aliases),
+        isolation=_isolation(r, lim.get("isolation", default_limits.isolation)),
     )
     return Rubric(
         source=str(path),
@@ -235,6 +236,13 @@ def load_rubric(path: str | Path | None) -> Rubric:
         visible=visible,
         sha256=hashlib.sha256(raw).hexdigest(),
     )
+
+
+def _isolation(r: _Reader, value: Any) -> str:
+    levels = ISOLATION_LEVELS[:-1]
+    if not isinstance(value, str) or value not in levels:
+        raise r.fail("limits", "isolation", f"must be one of {', '.join(levels)}, got {value!r}")
+    return value
 
 
 def _memory(r: _Reader, value: Any) -> int:

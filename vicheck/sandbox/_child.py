@@ -1,13 +1,12 @@
 """The child program that runs an untrusted submission (``python -I _child.py FD_IN FD_OUT CONFIG``).
 
-It imports only the standard library, torch and numpy (and ``_codec.py`` beside it, by path), never the
-grader's packages. It sets its resource limits, loads the submission sent by the parent (a ``.py`` source
-or a notebook's code cells), answers with the contract names found and the load problems, then serves
-requests until the parent closes the pipe: ``get`` a dotted name, ``attr`` of a handle, ``call`` a name or
-a handle. Requests are pickles (trusted); replies are data-only ``J`` frames (see ``_codec.py``).
-
-The notebook executor (:func:`run_cells`, :func:`clean_cell`) and :func:`run_module` are shared with the
-in-process loader (``vicheck.sandbox.notebook``), which imports this file as a module.
+It imports only the standard library, torch and numpy, and two files of the grader's by path (the wire
+format ``_codec.py`` and the notebook executor ``_cells.py``), never the grader's packages. It sets its
+resource limits, loads the submission sent by the parent (a ``.py`` source or a notebook's code cells),
+answers with the contract names found and the load problems, then serves requests until the parent closes
+the pipe: ``get`` a dotted name, ``attr`` of a handle, ``call`` a name or a handle. Requests are pickles
+(trusted); replies are data-only ``J`` frames (see ``_codec.py``). The parent starts it in a jail
+(``vicheck.sandbox.jail``); it needs nothing outside its scratch folder but the interpreter.
 """
 
 from __future__ import annotations
@@ -43,22 +42,6 @@ def exc_message(exc: BaseException) -> str:
         return "<message could not be read>"
 
 
-def clean_cell(source: str) -> str | None:
-    """A notebook cell's source without IPython syntax: ``None`` for a ``%%`` cell magic, otherwise line
-    magics (``%...``) and shell lines (``!...``) replaced by ``pass`` at the same indentation."""
-    lines = source.splitlines()
-    stripped = [ln.lstrip() for ln in lines]
-    if any(s for s in stripped) and next(s for s in stripped if s).startswith("%%"):
-        return None
-    out = []
-    for line, s in zip(lines, stripped, strict=True):
-        if s.startswith(("%", "!")):
-            out.append(line[: len(line) - len(s)] + "pass")
-        else:
-            out.append(line)
-    return "\n".join(out)
-
-
 def _error_line(exc: BaseException, filename: str) -> int:
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         return exc.lineno or 0
@@ -82,27 +65,6 @@ def run_module(source: str, filename: str, namespace: dict[str, Any]) -> list[Pr
     return []
 
 
-def run_cells(cells: list[tuple[int, str]], namespace: dict[str, Any]) -> list[Problem]:
-    """Execute notebook code cells ``(index, source)`` one by one in ``namespace``, as a kernel would
-    (without IPython): a cell that raises is returned as ``("cell N", ...)`` and the next one runs."""
-    problems: list[Problem] = []
-    for index, source in cells:
-        code = clean_cell(source)
-        if code is None or not code.strip():
-            continue
-        try:
-            exec(compile(code, f"<cell {index}>", "exec"), namespace)
-        except BaseException as exc:
-            problems.append((f"cell {index}", type(exc).__name__, exc_message(exc), first_line(source)))
-        plt = sys.modules.get("matplotlib.pyplot")
-        if plt is not None:
-            try:
-                plt.close("all")
-            except Exception:
-                pass
-    return problems
-
-
 def contract_names(namespace: dict[str, Any], names: list[str], aliases: dict[str, str]) -> list[str]:
     """The contract names whose (aliased) name is bound in ``namespace``."""
     return [n for n in names if aliases.get(n, n) in namespace]
@@ -121,33 +83,29 @@ class BlockGraderPackages:
 
 
 def _set_limits(config: dict[str, Any]) -> None:
+    """Apply the rlimits the parent computed (``vicheck.sandbox.limits.child_rlimits``)."""
     import resource
     import signal
 
-    def cap(which: int, value: int, hard: int | None = None) -> None:
+    for name, (soft, hard) in config["rlimits"].items():
         try:
-            resource.setrlimit(which, (value, value if hard is None else hard))
-        except (ValueError, OSError):
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (ValueError, OSError, AttributeError):
             pass
-
-    cap(resource.RLIMIT_AS, int(config["memory_mb"]) * 2**20)
-    cap(resource.RLIMIT_FSIZE, int(config["fsize_mb"]) * 2**20)
-    cap(resource.RLIMIT_CPU, int(config["cpu_seconds"]), int(config["cpu_seconds"]) + 5)
-    cap(resource.RLIMIT_CORE, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it: a write past the limit now kills
 
 
 class Child:
     """The request loop: a namespace holding the submission, a table of handles, two pipe ends."""
 
-    def __init__(self, fd_in: int, fd_out: int, codec: types.ModuleType) -> None:
+    def __init__(self, fd_in: int, fd_out: int, codec: types.ModuleType, cells: Any) -> None:
         import pickle
         import random
 
         import numpy as np
         import torch
 
-        self.fd_in, self.fd_out, self.codec = fd_in, fd_out, codec
+        self.fd_in, self.fd_out, self.codec, self.cells = fd_in, fd_out, codec, cells
         import io
 
         self.pickle, self.io = pickle, io
@@ -295,7 +253,7 @@ class Child:
         sys.modules["__submission__"] = module
         self.namespace = module.__dict__
         if msg["cells"] is not None:
-            problems = run_cells(msg["cells"], self.namespace)
+            problems = self.cells().run_cells(msg["cells"], self.namespace)
         else:
             problems = run_module(msg["source"], msg["filename"], self.namespace)
         names = contract_names(self.namespace, msg["names"], self.aliases)
@@ -324,12 +282,19 @@ def main(argv: list[str]) -> None:
     import torch
 
     torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location("_vicheck_codec", config["codec"])
-    assert spec is not None and spec.loader is not None
-    codec = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(codec)
+
+    def by_path(name: str, path: str) -> types.ModuleType:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    codec = by_path("_vicheck_codec", config["codec"])
     _isolate_imports(config)
-    child = Child(fd_in, fd_out, codec)
+    # the notebook executor (and IPython) only for notebooks
+    child = Child(fd_in, fd_out, codec, lambda: by_path("_vicheck_cells", config["cells"]))
     try:
         child.load(child.read())
         child.serve()

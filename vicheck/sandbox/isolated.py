@@ -1,0 +1,395 @@
+"""The grader's facade over a submission that runs in a jailed child: :class:`IsolatedImplementation`.
+
+The child is started by :mod:`vicheck.sandbox.jail` under the level chosen for the run, in a scratch folder
+holding only a copy of the submission, with a minimal environment and the rlimits of
+:mod:`vicheck.sandbox.limits`. Requests go down a pipe as pickles (:mod:`vicheck.sandbox.wire`); replies
+come back in the data-only format of :mod:`vicheck.sandbox._codec`, never unpickled here. Objects that are
+not plain data stay in the child (:mod:`vicheck.sandbox.handles`); time is accounted by
+:mod:`vicheck.sandbox.budget`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from vicheck.implementation import (
+    CallFailed,
+    CallTimeout,
+    Implementation,
+    LoadProblem,
+    MissingName,
+    SubmissionCrashed,
+    SubmissionProblem,
+    TimeLimitExhausted,
+)
+from vicheck.sandbox.budget import TimeBudget
+from vicheck.sandbox.describe import describe_call
+from vicheck.sandbox.handles import HandleTable, RemoteAttributeError, RemoteObject
+from vicheck.sandbox.jail import Jail
+from vicheck.sandbox.limits import Limits, child_rlimits
+from vicheck.sandbox.loading import load_message
+from vicheck.sandbox.process import ChildProcess, Died, Expired, exit_detail
+from vicheck.sandbox.wire import decode_reply, encode_request
+
+__all__ = ["IsolatedImplementation"]
+
+_HERE = Path(__file__).parent
+#: the grader's files the child runs: the request loop, the wire format and the notebook executor
+CHILD_FILES: dict[str, Path] = {name: _HERE / name for name in ("_child.py", "_codec.py", "_cells.py")}
+
+
+class IsolatedImplementation(Implementation):
+    """A submission (``.py`` or ``.ipynb``) run in a jailed child process, under ``limits``.
+
+    The constructor starts the child and sends the submission; loading goes on in the background until the
+    first question (:meth:`names`, :meth:`invoke`, ...), so several submissions can load side by side.
+    ``isolation`` is a level of :mod:`vicheck.sandbox.jail` (``namespaces``, ``uid``, ``process``).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        limits: Limits,
+        aliases: dict[str, str] | None = None,
+        isolation: str = "process",
+    ) -> None:
+        self.path = Path(path)
+        self.label = str(path)
+        self.limits = limits
+        self.isolation = isolation
+        self._jail = Jail(isolation, limits)
+        self._budget = TimeBudget(limits)
+        self._handles = HandleTable()
+        self._problems: list[LoadProblem] = []
+        self._events: list[str] = []
+        self._names: frozenset[str] = frozenset()
+        self._depth = 0
+        self._broken: str | None = None
+        self._loaded_once = False
+        self._child: ChildProcess | None = None
+        self._loading = False
+        self._closed = False
+        self._scratch = Path(tempfile.mkdtemp(prefix="vicheck-scratch-"))
+        self._logdir = Path(tempfile.mkdtemp(prefix="vicheck-log-"))
+        # the grader's files, copied where a child of another uid can read them (and nothing else)
+        self._staged = Path(tempfile.mkdtemp(prefix="vicheck-grader-"))
+        self._layout = self._jail.layout(self._scratch, CHILD_FILES, self._staged)
+        self._jail.prepare(self._scratch, CHILD_FILES, self._staged)
+        shutil.copyfile(self.path, self._scratch / self.path.name)
+        (self._scratch / "tmp").mkdir()
+        self._load_message, problems, self._broken = load_message(
+            self.path, f"{self._layout.scratch}/{self.path.name}", aliases or {}
+        )
+        self._problems.extend(problems)
+        if self._broken is None:
+            self._spawn()
+
+    # ------------------------------------------------------------------------------------------- the child
+    def _spawn(self) -> None:
+        self._handles.new_generation()
+        gen = self._handles.gen
+        log = self._logdir / f"child-{gen}.log"
+        inside = self._layout
+        config = {
+            "rlimits": child_rlimits(self.limits, self._budget.left, processes=self._jail.own_uid),
+            "codec": inside.files["_codec.py"],
+            "cells": inside.files["_cells.py"],
+            "strip_paths": [str(_HERE.parent.parent.resolve())],
+        }
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin") if self.isolation == "process" else "/usr/bin:/bin",
+            "HOME": inside.scratch,
+            "TMPDIR": f"{inside.scratch}/tmp",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{inside.scratch}/.matplotlib",
+            "IPYTHONDIR": f"{inside.scratch}/.ipython",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "LANG": "C.UTF-8",
+        }
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        for fd in (down_w, up_w):  # larger pipes: fewer context switches for big tensors
+            try:
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            except OSError:
+                pass
+        import json
+
+        argv = [sys.executable, "-I", inside.files["_child.py"], str(down_r), str(up_w), json.dumps(config)]
+        try:
+            jailed = self._jail.start(
+                argv, scratch=self._scratch, files=CHILD_FILES, env=env, log=log, pass_fds=(down_r, up_w)
+            )
+        except BaseException:
+            for fd in (down_w, up_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(down_r)
+            os.close(up_w)
+        os.set_blocking(down_w, False)
+        self._child = ChildProcess(jailed, down_w, up_r, log, gen)
+        self._child.send_some(encode_request(self._load_message, self))
+        self._loading = True
+
+    def _wait_loaded(self, call: str) -> ChildProcess:
+        """The child, loaded; starts one first when there is none (after a crash or a time-out)."""
+        if self._closed:
+            raise SubmissionCrashed(call, "the implementation was closed")
+        if self._budget.exhausted:
+            raise TimeLimitExhausted(self.limits.submission_seconds)
+        if self._broken is not None:
+            raise SubmissionCrashed(call, self._broken)
+        if self._child is None:
+            self._spawn()
+        child = self._child
+        assert child is not None
+        if not self._loading:
+            return child
+        limit = self._budget.for_load()
+        deadline = child.started + limit
+        try:
+            child.send(b"", deadline)
+            kind, payload = child.receive(deadline)
+            body = decode_reply(kind, payload, self, ())
+            if body["op"] != "loaded":
+                raise Died("protocol violation: no load report")
+            names, problems = body.get("names"), body.get("problems")
+            if not isinstance(names, list) or not isinstance(problems, list):
+                raise Died("protocol violation: bad load report")
+        except (Expired, Died) as exc:
+            self._budget.charge(time.monotonic() - child.started)
+            self._stop()
+            if isinstance(exc, Expired) and self._budget.cut_short(limit, self.limits.load_seconds):
+                self._events.append(f"time limit of {self.limits.submission_seconds:g} s exhausted while loading")
+                raise TimeLimitExhausted(self.limits.submission_seconds) from None
+            if isinstance(exc, Expired):
+                detail = f"loading did not finish within {self.limits.load_seconds:g} s (load time limit)"
+                kind_name = "LoadTimeout"
+            else:
+                detail = exc.detail or exit_detail(child.returncode)
+                tail = child.log_tail()
+                detail += f"; last output: {tail}" if tail else ""
+                kind_name = "SubmissionCrashed"
+            self._broken = f"loading failed: {detail}"
+            if not self._loaded_once:
+                self._problems.append(LoadProblem("load", kind_name, detail))
+            self._events.append(f"loading {self.path.name} failed: {detail}")
+            raise SubmissionCrashed(call, self._broken) from None
+        elapsed = time.monotonic() - child.started
+        self._budget.charge(elapsed)
+        self._loading = False
+        from reference.contract import NAMES
+
+        self._names = frozenset(n for n in names if isinstance(n, str) and n in NAMES)
+        if not self._loaded_once:
+            for p in problems:
+                if isinstance(p, list) and len(p) == 4 and all(isinstance(s, str) for s in p):
+                    problem = LoadProblem(p[0][:40], p[1][:100], p[2][:300], p[3][:300])
+                    if not any(
+                        (q.where, q.exc_type, q.message) == (problem.where, problem.exc_type, problem.message)
+                        for q in self._problems
+                    ):
+                        self._problems.append(problem)
+            self._loaded_once = True
+        else:
+            self._events.append(f"child restarted: {self.path.name} reloaded in {elapsed:.1f} s")
+        return child
+
+    def _stop(self) -> None:
+        if self._child is not None:
+            self._child.kill()
+            self._child = None
+        self._loading = False
+        self._handles.clear()
+
+    # ------------------------------------------------------------------------------------------- protocol
+    def _bind(self, remote: RemoteObject) -> int:
+        """The id of ``remote`` in the current child, re-creating the object after a restart."""
+        if remote._impl is not self:
+            raise ValueError("a RemoteObject of another implementation cannot be passed here")
+        if self._handles.is_current(remote) and self._child is not None:
+            return int(remote._id)
+        origin = remote._origin
+        if origin[0] == "path":
+            value = self._request({"op": "get", "target": origin[1]}, origin[1], ("path", origin[1]))
+        elif origin[0] == "attr":
+            value = self._attribute(origin[1], origin[2])
+        elif origin[0] == "call":
+            target, args, kwargs, seed = origin[1:5]
+            value = self.invoke(target, *args, seed=seed, **kwargs)
+        else:
+            raise SubmissionCrashed(remote._describe_label(), "the object was lost when the child was restarted")
+        for key in origin[-1]:
+            value = value[key]
+        if type(value) is not RemoteObject:
+            raise SubmissionCrashed(remote._describe_label(), "the object changed when the child was restarted")
+        return self._handles.rebind(remote, value)
+
+    def _request(self, message: dict[str, Any], call: str, origin: tuple[Any, ...]) -> Any:
+        """Send a request, serve callbacks until the reply, and turn the reply into a value or an error."""
+        child = self._wait_loaded(call)
+        gen = self._handles.gen
+        released = self._handles.take_released()
+        if released:
+            message["release"] = released
+        data = encode_request(message, self)
+        if self._handles.gen != gen or self._child is not child:  # a handle was re-created by a restart
+            return self._request(message, call, origin)
+        limit = self._budget.for_call()
+        start = time.monotonic()
+        deadline = start + limit
+        excluded = 0.0
+        self._depth += 1
+        try:
+            child.send(data, deadline)
+            while True:
+                kind, payload = child.receive(deadline)
+                body = decode_reply(kind, payload, self, origin)
+                if body["op"] != "cb":
+                    break
+                t0 = time.monotonic()
+                reply = self._run_callback(body, gen)
+                took = time.monotonic() - t0
+                deadline += took
+                excluded += took
+                child.send(reply, deadline)
+        except Expired:
+            self._budget.charge(time.monotonic() - start - excluded)
+            self._stop()
+            if self._budget.cut_short(limit, self.limits.call_seconds):
+                self._events.append(
+                    f"time limit of {self.limits.submission_seconds:g} s exhausted during {call}; child stopped"
+                )
+                raise TimeLimitExhausted(self.limits.submission_seconds) from None
+            self._events.append(f"{call} timed out after {self.limits.call_seconds:g} s; child restarted")
+            raise CallTimeout(call, self.limits.call_seconds) from None
+        except Died as exc:
+            self._budget.charge(time.monotonic() - start - excluded)
+            self._stop()
+            detail = exc.detail or exit_detail(child.returncode)
+            tail = child.log_tail()
+            detail += f"; last output: {tail}" if tail else ""
+            self._events.append(f"{call} crashed the child ({detail}); child restarted")
+            raise SubmissionCrashed(call, detail) from None
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._handles.callbacks.clear()
+        self._budget.charge(time.monotonic() - start - excluded)
+        op = body["op"]
+        if op == "ret":
+            return body.get("value")
+        if op == "missing":
+            raise MissingName(str(body.get("name", ""))[:100])
+        if op == "err":
+            exc_type, message_text, tb = (
+                str(body.get(k, ""))[:n] for k, n in (("type", 100), ("message", 300), ("tb", 1500))
+            )
+            if message.get("op") == "attr" and exc_type == "AttributeError":
+                raise RemoteAttributeError(call, exc_type, message_text, tb)
+            raise CallFailed(call, exc_type, message_text, tb)
+        self._stop()
+        raise SubmissionCrashed(call, f"protocol violation: unexpected reply {op[:20]!r}")
+
+    def _run_callback(self, body: dict[str, Any], gen: int) -> bytes:
+        """Run the grader function the child called back; its result (pickled) or its error, as a frame."""
+        func = self._handles.callbacks.get(body.get("id"))  # type: ignore[arg-type]
+        args, kwargs = body.get("args"), body.get("kwargs")
+        try:
+            if func is None:
+                raise LookupError("the function passed to an earlier call is no longer available")
+            if not isinstance(args, tuple) or not isinstance(kwargs, dict):
+                raise TypeError("bad callback arguments")
+            value = func(*args, **kwargs)
+            return encode_request({"op": "cbret", "value": value}, self)
+        except Exception as exc:
+            if self._handles.gen != gen:  # a nested call killed the child: the outer call cannot go on
+                raise
+            text = str(exc).splitlines()[0][:300] if str(exc) else ""
+            return encode_request({"op": "cberr", "message": f"{type(exc).__name__}: {text}"}, self)
+
+    # ------------------------------------------------------------------------------------------- the API
+    def names(self) -> frozenset[str]:
+        """The contract names the submission defines (aliases applied); empty when it could not load."""
+        try:
+            self._wait_loaded("loading")
+        except SubmissionProblem:
+            pass
+        return self._names
+
+    def get(self, name: str) -> Any:
+        """The value of a contract name or dotted path (data, or a :class:`RemoteObject`)."""
+        return self._request({"op": "get", "target": name}, name, ("path", name))
+
+    def _attribute(self, remote: RemoteObject, name: str) -> Any:
+        label = f"{remote._describe_label()}.{name}"
+        return self._request({"op": "attr", "target": remote, "name": name}, label, ("attr", remote, name))
+
+    def invoke(self, target: Any, /, *args: Any, seed: int | None = None, **kwargs: Any) -> Any:
+        """Call ``target`` (a contract name, dotted path or :class:`RemoteObject`) in the child."""
+        if isinstance(target, str):
+            label = target
+        elif type(target) is RemoteObject:
+            label = target._describe_label()
+        else:
+            raise TypeError(f"invoke() needs a name or a RemoteObject, got {type(target).__name__}")
+        call = describe_call(label, args, kwargs)
+        message = {"op": "call", "target": target, "args": args, "kwargs": kwargs, "seed": seed}
+        return self._request(message, call, ("call", target, args, kwargs, seed))
+
+    def load_problems(self) -> list[LoadProblem]:
+        self.names()
+        return list(self._problems)
+
+    def events(self) -> list[str]:
+        return list(self._events)
+
+    @property
+    def seconds_spent(self) -> float:
+        """Wall-clock seconds the submission has used of its budget (load and calls, not callbacks)."""
+        return self._budget.spent
+
+    @property
+    def scratch(self) -> Path:
+        """The child's working folder (deleted by :meth:`close`)."""
+        return self._scratch
+
+    @property
+    def child_scratch(self) -> str:
+        """The child's working folder as the child sees it (``/submission`` in the namespaces jail)."""
+        return self._layout.scratch
+
+    def log_text(self) -> str:
+        """What the current (or last) child printed, at most the last 64 KiB."""
+        logs = sorted(self._logdir.glob("child-*.log"), key=lambda p: int(p.stem.split("-")[1]))
+        if not logs:
+            return ""
+        with open(logs[-1], "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 65536))
+            return f.read().decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Stop the child and everything it started, and delete the scratch folder and logs."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        shutil.rmtree(self._logdir, ignore_errors=True)
+        shutil.rmtree(self._staged, ignore_errors=True)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,458 @@
+"""Isolation levels, and how a submission's child process is started and stopped under each.
+
+``namespaces``
+    The child runs under bubblewrap (``bwrap``, the sandbox of Flatpak) in new user, PID, network, IPC and
+    UTS namespaces, as uid/gid 65534 with no capabilities, ``--die-with-parent``. Its mount view holds,
+    read-only, the system's libraries, the interpreter and the site-packages it may import (the grader's
+    own packages hidden), and the child's own files; its one writable folder is its scratch folder, seen
+    as ``/submission``. ``/proc`` is its own PID namespace's: no other process is visible or reachable,
+    and killing the namespace's first process kills every process the submission started.
+``uid``
+    Where namespaces cannot be made but the grader runs as root: the child drops to a uid of its own (a
+    slot in ``61000..61999``, held by a lock file for the child's life), owns only its scratch folder, runs
+    under a process limit, and every process of that uid is killed when the child is stopped. Files that
+    are readable by everyone and the network stay reachable.
+``process``
+    A child process in a session of its own (``python -I``, rlimits, a scratch folder): what is possible
+    without root and without namespaces.
+
+:func:`choose_level` picks the strongest level this machine provides (``auto``) or checks that a named one
+is available and at least the required minimum, raising :class:`IsolationUnavailable` with one line
+otherwise. :func:`probe` says what each level needs and whether it is here; results are cached per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import pwd
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
+
+__all__ = [
+    "JAIL_UID",
+    "IsolationUnavailable",
+    "Jail",
+    "Jailed",
+    "choose_level",
+    "level_rank",
+    "probe",
+]
+
+#: the uid and gid the child has inside the namespaces jail (``nobody``)
+JAIL_UID = 65534
+_SLOT_FIRST, _SLOT_COUNT = 61000, 1000
+# one folder for every grader on the machine (not $TMPDIR, which differs between runs), writable by root only
+_SLOT_DIR = Path("/run/vicheck-uid-slots" if os.access("/run", os.W_OK) else "/tmp/vicheck-uid-slots")
+#: the grader's packages, hidden in every site-packages folder the jail shows
+_GRADER_PACKAGES = ("reference", "properties", "vicheck", "benchmarks", "tests")
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+_NAMESPACE_FLAGS = (
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+)
+
+
+class IsolationUnavailable(Exception):
+    """The isolation level asked for cannot be provided here; ``str()`` is one line saying why."""
+
+
+def level_rank(level: str) -> int:
+    """3 for ``namespaces`` down to 0 for ``none``."""
+    return len(ISOLATION_LEVELS) - 1 - ISOLATION_LEVELS.index(level)
+
+
+# ------------------------------------------------------------------------------------------------ probing
+
+
+def _interpreter_dirs() -> list[Path]:
+    """Folders the child's interpreter needs: its installation, the venv, and site-packages folders."""
+    found: list[Path] = []
+    for raw in (sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))):
+        found.append(Path(raw).resolve())
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and os.path.basename(entry) in ("site-packages", "dist-packages"):
+            found.append(Path(entry).resolve())
+    kept: list[Path] = []
+    for path in sorted(set(found), key=lambda p: len(p.parts)):
+        if path != Path("/") and not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+@functools.cache
+def _bwrap() -> tuple[str, str]:
+    """``(path, version)`` of a working bubblewrap, or ``("", why not)``."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return "", "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    try:
+        version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        trial = subprocess.run(
+            [exe, *_NAMESPACE_FLAGS, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return "", f"bwrap could not run ({type(exc).__name__}: {exc})"
+    if trial.returncode != 0:
+        why = (trial.stderr.strip().splitlines() or [f"exit status {trial.returncode}"])[-1]
+        return "", f"bwrap cannot create namespaces here ({why}); user namespaces may be disabled"
+    return exe, version or "bubblewrap"
+
+
+def _readable_by(uid: int, paths: list[Path]) -> str:
+    """ "" when ``uid`` can read and traverse every path; else the first path it cannot reach."""
+    modes = [os.R_OK | (os.X_OK if p.is_dir() else 0) for p in paths]  # decided as the grader, who can look
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked probe only
+        code = 0
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for i, (p, mode) in enumerate(zip(paths, modes, strict=True)):
+                if not os.access(p, mode):
+                    code = 10 + i
+                    break
+        except BaseException:
+            code = 1
+        os._exit(min(code, 255))
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return ""
+    if code == 1:
+        return "changing to an unprivileged uid failed"
+    return str(paths[code - 10]) if code - 10 < len(paths) else "a path"
+
+
+@functools.cache
+def _uid_level() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "the grader does not run as root, so it cannot give the child a uid of its own"
+    needed = [Path(os.path.realpath(sys.executable)), *_interpreter_dirs()]
+    blocked = _readable_by(_SLOT_FIRST + _SLOT_COUNT - 1, needed)
+    if blocked:
+        return False, f"an unprivileged uid cannot read the interpreter or its packages ({blocked} is not reachable)"
+    return True, f"uids {_SLOT_FIRST}-{_SLOT_FIRST + _SLOT_COUNT - 1}, at most {Limits().max_processes} processes"
+
+
+def probe(level: str) -> tuple[bool, str]:
+    """Whether ``level`` is available here, and its detail (version, uid range) or why it is not."""
+    if level == "namespaces":
+        exe, detail = _bwrap()
+        return bool(exe), detail
+    if level == "uid":
+        return _uid_level()
+    if level in ("process", "none"):
+        return True, "a child process per submission" if level == "process" else "in the grader's process"
+    raise ValueError(f"unknown isolation level {level!r}")
+
+
+def choose_level(requested: str = "auto", minimum: str = "process") -> str:
+    """The level to grade under: the strongest available for ``auto``, else ``requested`` if available.
+
+    :class:`IsolationUnavailable` (one line) when ``requested`` is not available here, or when the level is
+    weaker than ``minimum`` (the rubric's ``[limits] isolation``).
+    """
+    if requested == "auto":
+        level = next(lv for lv in ISOLATION_LEVELS if probe(lv)[0])
+        why_not = "; ".join(f"{lv}: {probe(lv)[1]}" for lv in ISOLATION_LEVELS[: ISOLATION_LEVELS.index(level)])
+    else:
+        if requested not in ISOLATION_LEVELS:
+            raise IsolationUnavailable(f"unknown isolation level {requested!r}")
+        ok, detail = probe(requested)
+        if not ok:
+            raise IsolationUnavailable(f"isolation level {requested} is not available here: {detail}")
+        level, why_not = requested, ""
+    if level_rank(level) < level_rank(minimum):
+        reason = f" ({why_not})" if why_not else ""
+        raise IsolationUnavailable(
+            f"the rubric requires isolation level {minimum} or stronger, and this grader has {level}{reason}"
+        )
+    return level
+
+
+# ------------------------------------------------------------------------------------------------ slots
+
+
+class _Slot:
+    """A uid of ``61000..61999`` held (by an exclusive lock on a file) for one child's life."""
+
+    def __init__(self) -> None:
+        _SLOT_DIR.mkdir(mode=0o700, exist_ok=True)
+        st = _SLOT_DIR.lstat()
+        if st.st_uid != 0 or st.st_mode & 0o022 or not _SLOT_DIR.is_dir():  # made by someone else: not ours
+            raise IsolationUnavailable(f"{_SLOT_DIR} is not a folder of root's only: uid slots cannot be held")
+        start = os.getpid() % _SLOT_COUNT  # spreads concurrent graders over the range
+        for k in range(_SLOT_COUNT):
+            uid = _SLOT_FIRST + (start + k) % _SLOT_COUNT
+            try:
+                pwd.getpwuid(uid)
+                continue  # a real account: never borrow it
+            except KeyError:
+                pass
+            fd = os.open(_SLOT_DIR / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            _sweep_uid(uid)  # a previous holder's leftovers, if it died before sweeping
+            return
+        raise IsolationUnavailable("every uid slot (61000-61999) is in use")
+
+    def release(self) -> None:
+        _sweep_uid(self.uid)
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+def _uid_processes(uid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("Uid:"):
+                    if int(line.split()[1]) == uid:
+                        found.append(int(status.parent.name))
+                    break
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _sweep_uid(uid: int) -> None:
+    """Kill every process of ``uid``: a forked helper with that uid sends SIGKILL to all it may signal."""
+    for _ in range(50):
+        if not _uid_processes(uid):
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked helper only
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)  # every process of this uid but the helper itself
+            except BaseException:
+                pass
+            os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.01)
+
+
+# ------------------------------------------------------------------------------------------------ the jail
+
+
+@dataclass
+class Jailed:
+    """A started child: its process (``bwrap`` under namespaces), and what is needed to stop all of it."""
+
+    proc: subprocess.Popen[bytes]
+    level: str
+    slot: _Slot | None = None
+    info_fd: int = -1
+    _info: bytes = b""
+    _stopped: bool = field(default=False, repr=False)
+
+    def _namespace_pid(self) -> int:
+        """The host pid of the PID namespace's first process (from ``bwrap --info-fd``), or 0."""
+        if self.info_fd < 0:
+            return 0
+        deadline = time.monotonic() + 2.0
+        while b"}" not in self._info and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.info_fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(self.info_fd, 4096)
+            if not chunk:
+                break
+            self._info += chunk
+        try:
+            return int(json.loads(self._info.decode())["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            return 0
+
+    def kill(self) -> None:
+        """Kill the child and everything it started; return when none of it is left."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.level == "namespaces" and self.proc.poll() is None:
+            inner = self._namespace_pid()
+            if inner > 0:  # the namespace's first process: its death kills every process in the namespace
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(inner, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        if self.slot is not None:
+            self.slot.release()
+        if self.info_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.info_fd)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the child sees its scratch folder and the grader's files it runs (paths inside the jail)."""
+
+    scratch: str
+    files: dict[str, str]
+
+
+class Jail:
+    """Starts children under one isolation level (see the module's docstring)."""
+
+    def __init__(self, level: str, limits: Limits) -> None:
+        if level not in ISOLATION_LEVELS[:-1]:
+            raise ValueError(f"a jail's level is namespaces, uid or process, got {level!r}")
+        ok, detail = probe(level)
+        if not ok:
+            raise IsolationUnavailable(f"isolation level {level} is not available here: {detail}")
+        self.level, self.detail, self.limits = level, detail, limits
+
+    @property
+    def own_uid(self) -> bool:
+        """Whether the child has a uid (and so a process count) of its own."""
+        return self.level == "uid" or (self.level == "namespaces")
+
+    def layout(self, scratch: Path, files: Mapping[str, Path], staged: Path) -> Layout:
+        """Paths as the child sees them. ``staged`` is a folder of the grader's where files are copied for
+        a child that cannot read the grader's tree (``uid``)."""
+        if self.level == "namespaces":
+            return Layout("/submission", {name: f"/grader/{name}" for name in files})
+        if self.level == "uid":
+            return Layout(str(scratch), {name: str(staged / name) for name in files})
+        return Layout(str(scratch), {name: str(path) for name in files for path in [files[name]]})
+
+    def prepare(self, scratch: Path, files: Mapping[str, Path], staged: Path) -> None:
+        """Make the scratch folder the child's (``uid``: owned by nobody else) and stage the grader's files."""
+        if self.level != "uid":
+            return
+        staged.mkdir(mode=0o755, exist_ok=True)
+        staged.chmod(0o755)
+        for name, path in files.items():
+            shutil.copyfile(path, staged / name)
+            (staged / name).chmod(0o644)
+
+    def start(
+        self,
+        argv: list[str],
+        *,
+        scratch: Path,
+        files: Mapping[str, Path],
+        env: dict[str, str],
+        log: Path,
+        pass_fds: tuple[int, ...],
+    ) -> Jailed:
+        """Start ``argv`` (the interpreter and its arguments, as the child sees paths) in the jail."""
+        with open(log, "wb") as logf:
+            if self.level == "namespaces":
+                return self._start_namespaces(argv, scratch, files, env, logf, pass_fds)
+            slot = _Slot() if self.level == "uid" else None
+            preexec = None
+            if slot is not None:
+                for path in (scratch, *scratch.iterdir()):
+                    if path.is_dir():
+                        os.chown(path, slot.uid, slot.uid)
+                preexec = _drop_to(slot.uid, self.limits.max_processes)
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=scratch,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=pass_fds,
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                )
+            except BaseException:
+                if slot is not None:
+                    slot.release()
+                raise
+            return Jailed(proc, self.level, slot)
+
+    def _start_namespaces(
+        self,
+        argv: list[str],
+        scratch: Path,
+        files: Mapping[str, Path],
+        env: dict[str, str],
+        logf: IO[bytes],
+        pass_fds: tuple[int, ...],
+    ) -> Jailed:
+        exe, _ = _bwrap()
+        info_r, info_w = os.pipe()
+        cmd = [exe, *_NAMESPACE_FLAGS, "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
+        cmd += ["--info-fd", str(info_w)]
+        for system in (*_SYSTEM_DIRS, *_SYSTEM_FILES):
+            cmd += ["--ro-bind-try", system, system]
+        for folder in _interpreter_dirs():
+            cmd += ["--ro-bind", str(folder), str(folder)]
+            for name in _GRADER_PACKAGES:  # a non-editable install of the grader: hide its sources
+                if (folder / name).is_dir():
+                    cmd += ["--tmpfs", str(folder / name), "--remount-ro", str(folder / name)]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/submission", "--chdir", "/submission"]
+        for name, path in files.items():
+            cmd += ["--ro-bind", str(path), f"/grader/{name}"]
+        cmd += ["--remount-ro", "/", "--", *argv]
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                pass_fds=(*pass_fds, info_w),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(info_r)
+            raise
+        finally:
+            os.close(info_w)
+        return Jailed(proc, self.level, None, info_r)
+
+
+def _drop_to(uid: int, max_processes: int) -> Callable[[], None]:
+    """The ``preexec_fn`` of a ``uid``-level child: a process limit, no groups, then the slot's uid."""
+
+    def drop() -> None:  # pragma: no cover - runs between fork and exec
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+        os.umask(0o077)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return drop

@@ -1,0 +1,137 @@
+"""One running child process: its jail, its two pipe ends, framed reads and writes with deadlines, its log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import time
+from pathlib import Path
+
+from vicheck.sandbox import _codec
+from vicheck.sandbox.jail import Jailed
+
+__all__ = ["ChildProcess", "Died", "Expired", "exit_detail"]
+
+
+class Expired(Exception):
+    """The deadline of a wait passed."""
+
+
+class Died(Exception):
+    """The child closed its pipe or broke the protocol."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def exit_detail(returncode: int | None) -> str:
+    """How a child ended, in words."""
+    if returncode is None:
+        return "it stopped answering"
+    if returncode >= 0:
+        return f"exit status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"killed by signal {-returncode}"
+    why = {
+        "SIGKILL": " (killed; memory exhausted?)",
+        "SIGSEGV": " (segmentation fault)",
+        "SIGXCPU": " (CPU time limit)",
+        "SIGXFSZ": " (file size limit: too much output)",
+        "SIGABRT": " (aborted)",
+    }.get(name, "")
+    return f"killed by {name}{why}"
+
+
+class ChildProcess:
+    """A started child (``jailed``), the parent's ends of its pipes, and its log file."""
+
+    def __init__(self, jailed: Jailed, fd_write: int, fd_read: int, log: Path, gen: int) -> None:
+        self.jailed, self.fd_write, self.fd_read, self.log, self.gen = jailed, fd_write, fd_read, log, gen
+        self.rbuf = bytearray()
+        self.poller = select.poll()
+        self.poller.register(fd_read, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.wpoller = select.poll()
+        self.wpoller.register(fd_write, select.POLLOUT | select.POLLERR)
+        self.pending = b""
+        self.started = time.monotonic()
+
+    @property
+    def returncode(self) -> int | None:
+        rc = self.jailed.proc.returncode
+        if rc is not None and rc > 128 and self.jailed.level == "namespaces":
+            return 128 - rc  # bwrap reports a child killed by signal N as exit status 128 + N
+        return rc
+
+    def send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(self.pending + data if self.pending else data)
+        self.pending = b""
+        while view:
+            try:
+                n = os.write(self.fd_write, view)
+                view = view[n:]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                raise Died() from None
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.wpoller.poll(left * 1000):
+                raise Expired()
+
+    def send_some(self, data: bytes) -> None:
+        """Write what fits in the pipe now, keep the rest for the next :meth:`send`."""
+        try:
+            n = os.write(self.fd_write, data)
+        except OSError:
+            n = 0
+        self.pending = data[n:]
+
+    def receive(self, deadline: float) -> tuple[bytes, bytearray]:
+        header = _codec.HEADER.size
+        need = header
+        while True:
+            if len(self.rbuf) >= header:
+                kind, length = _codec.HEADER.unpack_from(self.rbuf, 0)
+                if length > _codec.MAX_MESSAGE_BYTES:
+                    raise Died(f"protocol violation: a {length}-byte reply is over the limit")
+                need = header + length
+                if len(self.rbuf) >= need:
+                    payload = self.rbuf[header:need]
+                    del self.rbuf[:need]
+                    return kind, payload
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.poller.poll(left * 1000):
+                raise Expired()
+            try:
+                chunk = os.read(self.fd_read, max(need - len(self.rbuf), 1 << 16))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with contextlib.suppress(Exception):
+                    self.jailed.proc.wait(timeout=1)
+                raise Died()
+            self.rbuf += chunk
+
+    def kill(self) -> None:
+        """Stop the child and every process it started (how depends on the jail), then close the pipes."""
+        self.jailed.kill()
+        for fd in (self.fd_write, self.fd_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def log_tail(self, lines: int = 3) -> str:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(max(0, f.seek(0, 2) - 4096))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        tail = [ln.strip()[:160] for ln in text.splitlines() if ln.strip()]
+        # bwrap's own complaints are the grader's business, not the submission's output
+        tail = [ln for ln in tail if not ln.startswith("bwrap:")][-lines:]
+        return " | ".join(tail)
