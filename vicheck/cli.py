@@ -18,6 +18,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "table": ("vicheck.lecture_table", "print the lecture's computations: reference value beside exact value"),
     "grade": ("vicheck.grading.batch", "grade one or many submissions (.py, .ipynb, or folders)"),
+    "report": ("vicheck.grading.class_report", "redraw a graded class's index.html and summary.md from its reports"),
     "gradescope-bundle": ("vicheck.grading.bundle", "build a Gradescope autograder bundle"),
     "figures": ("vicheck.figures", "regenerate the lecture's nine figures from the reference"),
     "work-precision": ("vicheck.work_precision", "error-versus-time table and plot for each estimator"),
