@@ -46,7 +46,8 @@ from typing import TextIO
 from vicheck.grading.records import GradeReport, write_json_atomic
 from vicheck.grading.reports import write_feedback, write_gradescope, write_junit, write_summary_csv
 from vicheck.grading.rubric import PROFILES, Rubric, load_rubric
-from vicheck.implementation import resolve_submission_path
+from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
+from vicheck.sandbox.loading import resolve_submission_path
 
 __all__ = [
     "TIMEOUT_MARGIN_SECONDS",
@@ -120,6 +121,7 @@ class _Settings:
     visibility: str
     force: bool
     time_limit: float
+    isolation: str = "process"
     gradescope_results: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -225,6 +227,7 @@ def _resume_key(sub: Submission, sha: str, s: _Settings) -> dict[str, str]:
         "profile": s.profile,
         "visibility": s.visibility,
         "vicheck": __version__,
+        "isolation": s.isolation,
     }
 
 
@@ -326,6 +329,8 @@ def _command(sub: Submission, s: _Settings, files: dict[str, Path], ini: Path, c
     if s.rubric_path is not None:
         cmd += ["--vicheck-rubric", str(s.rubric_path)]
     cmd += ["--vicheck-profile", s.profile, "--vicheck-visibility", s.visibility]
+    # the level decided once for the whole run: every student is graded under the same one, or none is
+    cmd += ["--vicheck-isolation", s.isolation]
     return cmd
 
 
@@ -358,6 +363,7 @@ def _blank_report(sub: Submission, sha: str, s: _Settings, error: str) -> GradeR
         rubric=s.rubric.describe(),
         complete=True,
         submission_sha256=sha,
+        isolation=s.isolation,
     )
 
 
@@ -578,6 +584,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hard wall-clock limit per submission in seconds (default: rubric submission_seconds + load_seconds + 60)",
     )
     parser.add_argument(
+        "--isolation",
+        choices=["auto", "namespaces", "uid", "process"],
+        default="auto",
+        help="how each submission's code is isolated: auto (the strongest level available here), namespaces "
+        "(a bubblewrap jail), uid (a uid of its own; needs root) or process; a level that cannot be had, or "
+        "one weaker than the rubric's [limits] isolation, stops before anyone is graded",
+    )
+    parser.add_argument(
         "--gradescope-results",
         type=Path,
         metavar="PATH",
@@ -613,6 +627,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"vicheck grade: {exc}", file=sys.stderr)
         return EXIT_USAGE
     limits = rubric.limits
+    try:
+        level = choose_level(args.isolation, limits.isolation)
+    except IsolationUnavailable as exc:
+        print(f"vicheck grade: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     time_limit = args.time_limit or limits.submission_seconds + limits.load_seconds + TIMEOUT_MARGIN_SECONDS
     settings = _Settings(
         out=out,
@@ -622,18 +641,33 @@ def run(args: argparse.Namespace) -> int:
         visibility="visible" if args.self_check else "all",
         force=args.force,
         time_limit=float(time_limit),
+        isolation=level,
         gradescope_results=Path(args.gradescope_results).resolve() if args.gradescope_results else None,
     )
     out.mkdir(parents=True, exist_ok=True)
+    jobs = min(args.jobs, max(1, len(subs)))
     if not args.quiet:
+        count = f"{len(subs)} submission{'s' if len(subs) != 1 else ''}"
+        print(
+            f"vicheck grade: {count}, isolation {level} ({probe(level)[1]}), profile {settings.profile}, "
+            f"{jobs} at a time",
+            file=sys.stderr,
+        )
         for note in notes:
             print(f"vicheck grade: {note}", file=sys.stderr)
-    outcomes = _grade_all(subs, settings, min(args.jobs, max(1, len(subs))), args.quiet)
+    outcomes = _grade_all(subs, settings, jobs, args.quiet)
     write_summary_csv({o.name: o.report for o in outcomes}, out / "summary.csv")
+    page: Path | None = None
+    try:  # the class page is a view of the reports: its failure never fails grading
+        from vicheck.grading.class_report import write_class_report
+
+        page, _ = write_class_report(out)
+    except Exception as exc:
+        print(f"vicheck grade: could not write index.html: {exc}", file=sys.stderr)
     failed = [o for o in outcomes if o.grader_failed]
     if not args.quiet:
         _print_table(outcomes, sys.stdout)
-        print(f"reports in {out}; summary in {out / 'summary.csv'}")
+        print(f"reports in {out}; summary in {out / 'summary.csv'}" + (f"; class page in {page}" if page else ""))
     for o in failed:
         print(f"vicheck grade: grader failed for {o.name}: {o.detail}", file=sys.stderr)
     return EXIT_GRADER_FAILED if failed else EXIT_OK
