@@ -59,6 +59,7 @@ def make_report(**overrides: object) -> GradeReport:
         "rubric": "rubric.toml",
         "complete": True,
         "submission_sha256": "ab" * 32,
+        "isolation": "namespaces",
     }
     fields.update(overrides)
     return GradeReport(**fields)  # type: ignore[arg-type]
@@ -68,7 +69,8 @@ def test_gradescope_schema(tmp_path: Path) -> None:
     path = tmp_path / "results" / "results.json"
     write_gradescope(make_report(), path, execution_time=12.5)
     data = json.loads(path.read_text())
-    assert set(data) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert set(data) == {"score", "execution_time", "output", "stdout_visibility", "tests", "extra_data"}
+    assert data["extra_data"]["isolation"] == "namespaces" and data["extra_data"]["submission_sha256"] == "ab" * 32
     assert data["score"] == 4.0 and data["execution_time"] == 12.5 and data["stdout_visibility"] == "hidden"
     assert "4 / 7" in data["output"] and "ModuleNotFoundError" in data["output"]
     assert "hidden" not in data["output"]  # nothing was left out

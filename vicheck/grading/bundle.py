@@ -38,6 +38,7 @@ _FALLBACK_DEPENDENCIES = (
     "hypothesis>=6.100",
     "pytest>=8",
     "nbformat>=5.7",
+    "ipython>=8.12",
 )
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache", ".ruff_cache", "*.egg-info", ".hypothesis"
@@ -51,7 +52,9 @@ cd "$(dirname "$0")"    # /autograder/source: where Gradescope unpacks autograde
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+# bubblewrap jails each submission (isolation level "namespaces"); where the container forbids user
+# namespaces the grader falls back to a uid of the submission's own (it runs as root) and records that level.
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap
 
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --upgrade pip
@@ -80,9 +83,11 @@ mkdir -p "$WORK/submission"
 cp -R /autograder/submission/. "$WORK/submission/"
 cd "$WORK"
 
+# Its first line names the isolation level it got (also in results.json's extra_data and the JSON report).
 /autograder/venv/bin/vicheck grade "$WORK/submission" --out "$WORK/grades" --rubric "$SOURCE/rubric.toml" \\
-    --jobs 1 --force --quiet --gradescope-results "$RESULTS"
+    --jobs 1 --force --gradescope-results "$RESULTS" > "$WORK/grade.out" 2>&1
 status=$?
+cat "$WORK/grade.out"
 
 for log in "$WORK"/grades/*.log; do
     [ -f "$log" ] && cat "$log"

@@ -120,6 +120,13 @@ def write_gradescope(report: GradeReport, path: str | os.PathLike[str], *, execu
         "output": "\n".join(lines),
         "stdout_visibility": "hidden",
         "tests": tests,
+        # Gradescope keeps extra_data with the result: how the submission was run, for a disputed grade
+        "extra_data": {
+            "isolation": report.isolation or "unknown",
+            "profile": report.profile,
+            "rubric": report.rubric,
+            "submission_sha256": report.submission_sha256,
+        },
     }
     _write_text(path, json.dumps(data, indent=2) + "\n")
 
