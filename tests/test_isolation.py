@@ -90,8 +90,9 @@ def test_grading_stops_before_anyone_when_the_level_cannot_be_had(tmp_path: Path
 
 def test_the_pytest_header_names_the_level(tmp_path: Path) -> None:
     level = choose_level()
+    collect = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "properties", "--impl", str(LECTURE)]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "properties", "--impl", str(LECTURE)],
+        collect,
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -101,8 +102,7 @@ def test_the_pytest_header_names_the_level(tmp_path: Path) -> None:
     header = next(line for line in proc.stdout.splitlines() if line.startswith("vicheck: impl="))
     assert f"isolation={level} ({probe(level)[1]})" in header
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "properties", "--impl", str(LECTURE)]
-        + ["--vicheck-isolation", "namespaces"],
+        [*collect, "--vicheck-isolation", "namespaces"],
         cwd=ROOT,
         capture_output=True,
         text=True,
