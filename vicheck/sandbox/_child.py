@@ -253,7 +253,7 @@ class Child:
         sys.modules["__submission__"] = module
         self.namespace = module.__dict__
         if msg["cells"] is not None:
-            problems = self.cells().run_cells(msg["cells"], self.namespace)
+            problems = self.cells().run_cells(msg["cells"], self.namespace, keep_shell=True)
         else:
             problems = run_module(msg["source"], msg["filename"], self.namespace)
         names = contract_names(self.namespace, msg["names"], self.aliases)
