@@ -120,7 +120,10 @@ def test_marker_selection_and_report_header() -> None:
     names = {line.split("::")[-1].split("[")[0].removeprefix("test_") for line in collected}
     assert names == robust
     header = _pytest(str(ROOT / "properties"), "--impl", str(LECTURE), "--collect-only", "--vicheck-profile", "dev")
-    assert f"vicheck: impl={LECTURE} isolation=auto profile=dev" in header.stdout
+    from vicheck.sandbox.jail import choose_level, probe
+
+    level = choose_level()  # the strongest level this machine has: what `auto` runs a file under
+    assert f"vicheck: impl={LECTURE} isolation={level} ({probe(level)[1]}) profile=dev" in header.stdout
 
 
 @pytest.mark.parametrize("isolation", ["none"])
