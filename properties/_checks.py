@@ -18,14 +18,30 @@ from vicheck.implementation import Implementation, SubmissionProblem
 
 from ._describe import describe_call, fmt
 
-__all__ = ["PropertyFailure", "Caller", "check_close", "check_at_least", "check_at_most", "check"]
+__all__ = ["PropertyFailure", "Note", "Caller", "check_close", "check_at_least", "check_at_most", "check"]
 
 
 class PropertyFailure(AssertionError):
-    """A property did not hold: ``call`` is the (minimal) input, ``expected``/``got`` the values."""
+    """A property did not hold: ``call`` is the (minimal) input, ``expected``/``got`` the values.
 
-    def __init__(self, summary: str, *, call: str = "", expected: str = "", got: str = "", note: str = "") -> None:
-        self.summary, self.call, self.expected, self.got, self.note = summary, call, expected, got, note
+    ``note`` says what the suite found out about the failure (e.g. that the value varies with the seed);
+    ``assumes`` names the assumption about *how* the function computes that the verdict rests on (the
+    lecture's estimator, window, quadrature rule or float32 rounding), so that a student who used another
+    valid method sees why the check failed and an instructor can decide. Both are rendered after ``got``.
+    """
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        call: str = "",
+        expected: str = "",
+        got: str = "",
+        note: str = "",
+        assumes: str = "",
+    ) -> None:
+        self.summary, self.call, self.expected, self.got = summary, call, expected, got
+        self.note, self.assumes = note, assumes
         lines = [summary]
         if call:
             lines.append(f"  input:    {call}")
@@ -35,7 +51,18 @@ class PropertyFailure(AssertionError):
             lines.append(f"  got:      {got}")
         if note:
             lines.append(f"  note:     {note}")
+        if assumes:
+            lines.append(f"  assumes:  {assumes}")
         super().__init__("\n".join(lines))
+
+
+#: A note for a failure: text, or a function producing it, called only when the check fails (so that a
+#: diagnosis that calls the implementation again costs nothing while the property holds).
+Note = str | Callable[[], str]
+
+
+def _note(note: Note) -> str:
+    return note() if callable(note) else note
 
 
 class Caller:
@@ -119,7 +146,16 @@ def as_tensor(
 
 
 def check_close(
-    what: str, got: float, expected: float, tol: float, *, call: str, why: str, expected_label: str = ""
+    what: str,
+    got: float,
+    expected: float,
+    tol: float,
+    *,
+    call: str,
+    why: str,
+    expected_label: str = "",
+    note: Note = "",
+    assumes: str = "",
 ) -> None:
     """|got - expected| <= tol, else a PropertyFailure stating the tolerance's origin."""
     if not (math.isfinite(got) and abs(got - expected) <= tol):
@@ -129,22 +165,41 @@ def check_close(
             call=call,
             expected=f"{expected:.10g}{label} within ±{tol:.3g} [{why}]",
             got=f"{got:.10g} (off by {abs(got - expected):.3g})",
+            note=_note(note),
+            assumes=assumes,
         )
 
 
-def check_at_least(what: str, got: float, bound: float, *, call: str, why: str) -> None:
+def check_at_least(
+    what: str, got: float, bound: float, *, call: str, why: str, note: Note = "", assumes: str = ""
+) -> None:
     if not (got >= bound):
-        raise PropertyFailure(what, call=call, expected=f">= {bound:.10g} [{why}]", got=f"{got:.10g}")
+        raise PropertyFailure(
+            what, call=call, expected=f">= {bound:.10g} [{why}]", got=f"{got:.10g}", note=_note(note), assumes=assumes
+        )
 
 
-def check_at_most(what: str, got: float, bound: float, *, call: str, why: str) -> None:
+def check_at_most(
+    what: str, got: float, bound: float, *, call: str, why: str, note: Note = "", assumes: str = ""
+) -> None:
     if not (got <= bound):
-        raise PropertyFailure(what, call=call, expected=f"<= {bound:.10g} [{why}]", got=f"{got:.10g}")
+        raise PropertyFailure(
+            what, call=call, expected=f"<= {bound:.10g} [{why}]", got=f"{got:.10g}", note=_note(note), assumes=assumes
+        )
 
 
-def check(condition: bool, what: str, *, call: str = "", expected: str = "", got: str = "") -> None:
+def check(
+    condition: bool,
+    what: str,
+    *,
+    call: str = "",
+    expected: str = "",
+    got: str = "",
+    note: Note = "",
+    assumes: str = "",
+) -> None:
     if not condition:
-        raise PropertyFailure(what, call=call, expected=expected, got=got)
+        raise PropertyFailure(what, call=call, expected=expected, got=got, note=_note(note), assumes=assumes)
 
 
 def text(name: str, *args: Any, **kwargs: Any) -> str:

@@ -82,7 +82,11 @@ def prop(
 
     ``shrink=False`` skips Hypothesis' shrinking for properties whose every example costs hundreds of calls
     (a failing one would otherwise take minutes to minimise); the reported counterexample is then the
-    first failing example, which is still the same on every run under the derandomized profiles."""
+    first failing example, which is still the same on every run under the derandomized profiles.
+
+    Hypothesis reports one failure per property (``report_multiple_bugs=False``): the minimal one, with its
+    whole message (expected, got, note, assumes), rather than a group of "distinct failures" whose messages
+    the report would not show."""
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
 
@@ -92,7 +96,7 @@ def prop(
         REGISTRY[name] = PropertyInfo(name, functions, category, weight, examples, doc.split("\n\n")[0])
         if getattr(test, "is_hypothesis_test", False):
             phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
-            test = settings(max_examples=examples_for(examples), phases=phases)(test)
+            test = settings(max_examples=examples_for(examples), phases=phases, report_multiple_bugs=False)(test)
         test = getattr(pytest.mark, category)(test)
         return pytest.mark.vicheck(functions=functions, weight=weight, category=category)(test)  # type: ignore[no-any-return]
 

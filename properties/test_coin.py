@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from . import _oracles as oracle
 from . import strategies as s
+from ._assumptions import random_note, window_quadrature
 from ._checks import Caller, as_tensor, check, check_at_least, check_at_most, check_close, text
 from ._registry import prop
 from ._tolerances import rounding_bound, trapezoid_bound
@@ -75,6 +76,28 @@ def _X(mu: float, sigma: float) -> list[float]:
     return [mu, sigma]
 
 
+Q_WINDOW = "q's window mu ± 4 sigma"
+#: What the coin-model properties assume about DKL_QP and ELBO_loss, and about log_evidence.
+ASSUMES_Q = window_quadrature(Q_WINDOW)
+ASSUMES_EVIDENCE = window_quadrature("[-4, 4]")
+ASSUMES_ALL = window_quadrature(f"{Q_WINDOW} (DKL_QP, ELBO_loss) and [-4, 4] (log_evidence)")
+
+
+def _varies(c: Caller, *calls: tuple[str, tuple[object, ...]]) -> str:
+    """Notes for the contract functions among ``calls`` (name, args) that return a different value for each
+    seed (four seeds each; final run only): a deterministic function gets none."""
+    notes = []
+    for name, args in calls:
+        note = random_note(functools.partial(_seeded, c, name, args), name, calls=4)
+        if note:
+            notes.append(note)
+    return "; ".join(notes)
+
+
+def _seeded(c: Caller, name: str, args: tuple[object, ...], seed: int) -> float:
+    return c.scalar(name, *args, seed=seed)
+
+
 @prop(functions=("DKL_QP", "ELBO_loss", "log_evidence"), weight=3.0, examples=15)
 @given(params=s.variational_params())
 def test_kl_minus_elbo_is_log_evidence(impl, params):
@@ -97,6 +120,8 @@ def test_kl_minus_elbo_is_log_evidence(impl, params):
         call=f"DKL_QP({_X(mu, sigma)}) - ELBO_loss({_X(mu, sigma)}) vs log_evidence()",
         why="tolerances of the three integrals",
         expected_label="log_evidence()",
+        note=lambda: _varies(c, ("DKL_QP", (_X(mu, sigma),)), ("ELBO_loss", (_X(mu, sigma),)), ("log_evidence", ())),
+        assumes=ASSUMES_ALL,
     )
 
 
@@ -106,9 +131,25 @@ def test_dkl_qp_matches_exact(impl, params):
     r"""``DKL_QP((mu, sigma))`` equals :math:`\mathrm{KL}(\mathcal N(\mu,\sigma^2)\,\|\,\mathrm{logit}\,
     \mathrm{Beta}(3, 4))` (float64 quadrature)."""
     mu, sigma = params
-    got = Caller(impl).scalar("DKL_QP", _X(mu, sigma))
+    c = Caller(impl)
+    got = c.scalar("DKL_QP", _X(mu, sigma))
     exact, tol, why = dkl_exact(mu, sigma)
-    check_close("DKL_QP is not KL(q || posterior)", got, exact, tol, call=text("DKL_QP", _X(mu, sigma)), why=why)
+    check_close(
+        "DKL_QP is not KL(q || posterior)",
+        got,
+        exact,
+        tol,
+        call=text("DKL_QP", _X(mu, sigma)),
+        why=why,
+        note=lambda: random_note(
+            lambda seed: c.scalar("DKL_QP", _X(mu, sigma), seed=seed),
+            "DKL_QP",
+            exact=exact,
+            tol=tol,
+            alternative="an unbiased Monte Carlo estimate of KL(q || posterior)",
+        ),
+        assumes=ASSUMES_Q,
+    )
 
 
 @prop(functions=("DKL_QP",), weight=1.0, examples=15)
@@ -116,9 +157,18 @@ def test_dkl_qp_matches_exact(impl, params):
 def test_dkl_qp_nonnegative(impl, params):
     """KL(q || posterior) >= 0 (Gibbs' inequality), up to its tolerance."""
     mu, sigma = params
-    got = Caller(impl).scalar("DKL_QP", _X(mu, sigma))
+    c = Caller(impl)
+    got = c.scalar("DKL_QP", _X(mu, sigma))
     _, tol, why = dkl_exact(mu, sigma)
-    check_at_least("DKL_QP is negative", got, -tol, call=text("DKL_QP", _X(mu, sigma)), why=why)
+    check_at_least(
+        "DKL_QP is negative",
+        got,
+        -tol,
+        call=text("DKL_QP", _X(mu, sigma)),
+        why=why,
+        note=lambda: _varies(c, ("DKL_QP", (_X(mu, sigma),))),
+        assumes=ASSUMES_Q,
+    )
 
 
 @prop(functions=("ELBO_loss",), weight=3.0, examples=20)
@@ -126,9 +176,25 @@ def test_dkl_qp_nonnegative(impl, params):
 def test_elbo_loss_matches_exact(impl, params):
     r"""``ELBO_loss((mu, sigma))`` equals :math:`-\mathbb E_q[\log p(y, x) - \log q(x)]` (float64 quadrature)."""
     mu, sigma = params
-    got = Caller(impl).scalar("ELBO_loss", _X(mu, sigma))
+    c = Caller(impl)
+    got = c.scalar("ELBO_loss", _X(mu, sigma))
     exact, tol, why = elbo_loss_exact(mu, sigma)
-    check_close("ELBO_loss is not the negative ELBO", got, exact, tol, call=text("ELBO_loss", _X(mu, sigma)), why=why)
+    check_close(
+        "ELBO_loss is not the negative ELBO",
+        got,
+        exact,
+        tol,
+        call=text("ELBO_loss", _X(mu, sigma)),
+        why=why,
+        note=lambda: random_note(
+            lambda seed: c.scalar("ELBO_loss", _X(mu, sigma), seed=seed),
+            "ELBO_loss",
+            exact=exact,
+            tol=tol,
+            alternative="an unbiased Monte Carlo estimate of the negative ELBO",
+        ),
+        assumes=ASSUMES_Q,
+    )
 
 
 @prop(functions=("ELBO_loss", "log_evidence"), weight=1.0, examples=15)
@@ -147,16 +213,33 @@ def test_elbo_below_log_evidence(impl, params):
         logz + t1 + t2,
         call=f"-ELBO_loss({_X(mu, sigma)}) vs log_evidence()",
         why="tolerances of both integrals",
+        note=lambda: _varies(c, ("ELBO_loss", (_X(mu, sigma),)), ("log_evidence", ())),
+        assumes=ASSUMES_ALL,
     )
 
 
 @prop(functions=("log_evidence",), weight=3.0, examples=1)
 def test_log_evidence_is_log_beta_3_4(impl):
     r"""``log_evidence()`` is :math:`\log B(3, 4) = \log(1/60) = -4.0943445622\ldots`"""
-    got = Caller(impl).scalar("log_evidence")
+    c = Caller(impl)
+    got = c.scalar("log_evidence")
     tol, why = log_evidence_tolerance()
     check_close(
-        "log_evidence() is not log B(3, 4)", got, LOGZ, tol, call="log_evidence()", why=why, expected_label="log(1/60)"
+        "log_evidence() is not log B(3, 4)",
+        got,
+        LOGZ,
+        tol,
+        call="log_evidence()",
+        why=why,
+        expected_label="log(1/60)",
+        note=lambda: random_note(
+            lambda seed: c.scalar("log_evidence", seed=seed),
+            "log_evidence",
+            exact=LOGZ,
+            tol=tol,
+            alternative="a Monte Carlo estimate of log p(y) centred on it",
+        ),
+        assumes=ASSUMES_EVIDENCE,
     )
 
 

@@ -22,6 +22,16 @@ from hypothesis import strategies as st
 
 from . import _oracles as oracle
 from . import strategies as s
+from ._assumptions import (
+    MC_RATE,
+    PLAIN_MC,
+    SECOND_BATCH,
+    estimator_note,
+    exact_estimates_note,
+    kl1_quadrature,
+    random_note,
+    rate_note,
+)
 from ._checks import Caller, check, check_at_least, check_close, text
 from ._registry import prop
 from ._tolerances import Z, clt_bound, rounding_bound, trapezoid_bound, variance_ratio_bounds
@@ -70,14 +80,23 @@ def test_kl1_matches_exact(impl, pair):
     (Normal, Laplace, Gamma, Beta pairs), else float64 composite Gauss--Legendre (mixtures)."""
     p, q = pair
     a, b, tol, why = _quadrature_case(p, q)
-    got = Caller(impl).scalar("kl_divergence_1", p, q, a, b, N_QUAD)
+    c = Caller(impl)
+    got = c.scalar("kl_divergence_1", p, q, a, b, N_QUAD)
+    exact = oracle.kl_exact(p, q)
     check_close(
         "kl_divergence_1 is not KL(p || q)",
         got,
-        oracle.kl_exact(p, q),
+        exact,
         tol,
         call=text("kl_divergence_1", p, q, a, b, N_QUAD),
         why=why,
+        note=lambda: random_note(
+            lambda seed: c.scalar("kl_divergence_1", p, q, a, b, N_QUAD, seed=seed),
+            "kl_divergence_1",
+            exact=exact,
+            tol=tol,
+        ),
+        assumes=kl1_quadrature(),
     )
 
 
@@ -88,7 +107,14 @@ def test_kl1_nonnegative(impl, pair):
     p, q = pair
     a, b, tol, why = _quadrature_case(p, q)
     got = Caller(impl).scalar("kl_divergence_1", p, q, a, b, N_QUAD)
-    check_at_least("kl_divergence_1 is negative", got, -tol, call=text("kl_divergence_1", p, q, a, b, N_QUAD), why=why)
+    check_at_least(
+        "kl_divergence_1 is negative",
+        got,
+        -tol,
+        call=text("kl_divergence_1", p, q, a, b, N_QUAD),
+        why=why,
+        assumes=kl1_quadrature(),
+    )
 
 
 @prop(functions=("kl_divergence_1",), weight=1.0, examples=20)
@@ -127,6 +153,9 @@ def test_kl_divergence_is_the_quadrature_alias(impl, pair):
         2 * tol,
         call=text("kl_divergence", p, q, a, b, N_QUAD),
         why="both within the quadrature tolerance",
+        note=lambda: random_note(
+            lambda seed: c.scalar("kl_divergence", p, q, a, b, N_QUAD, seed=seed), "kl_divergence"
+        ),
     )
 
 
@@ -157,6 +186,7 @@ def test_kl1_invariant_under_shared_bijection(impl, p, q, shift, scale):
         call=text("kl_divergence_1", tp, tq, f2[0], f2[1], N_QUAD),
         why="two quadrature tolerances",
         expected_label=f"KL(p || q) = {text('kl_divergence_1', p, q, f1[0], f1[1], N_QUAD)}",
+        assumes=kl1_quadrature(),
     )
 
 
@@ -178,6 +208,7 @@ def test_kl1_finite_for_far_apart_normals(impl, gap, dtype):
         tol,
         call=text("kl_divergence_1", p, q, -10.0, 10.0, 2000),
         why="trapezoid bound + rounding",
+        assumes=kl1_quadrature("the distributions' dtype"),
     )
 
 
@@ -208,6 +239,7 @@ def test_kl1_float64_in_float64_out(impl, pair):
         tol,
         call=text("kl_divergence_1", p, q, a, b, 2000),
         why="trapezoid bound + float64 rounding",
+        assumes=kl1_quadrature("float64"),
     )
 
 
@@ -227,18 +259,30 @@ def _mc_domain(p: dist.Distribution, q: dist.Distribution) -> bool:
     return float(oracle.as_float64(q).log_prob(x).min()) > -80
 
 
+def _estimates(c: Caller, p: dist.Distribution, q: dist.Distribution, n: int, seeds: range) -> torch.Tensor:
+    return torch.tensor([c.scalar("kl_divergence_2", p, q, n, seed=i) for i in seeds], dtype=torch.float64)
+
+
 @prop(functions=("kl_divergence_2",), weight=3.0, examples=12)
 @given(pair=_mc_pair(), seed=s.seeds())
 def test_kl2_matches_exact_within_clt_bound(impl, pair, seed):
     r"""One call with N = 16000 samples is within :math:`z\,\sigma/\sqrt N` of KL(p || q), where
     :math:`\sigma^2 = \mathrm{Var}_p[\log p - \log q]` (quadrature) and :math:`z` = :data:`Z` gives
-    false-alarm probability :data:`ALPHA` per check, plus float32 rounding of the mean."""
+    false-alarm probability :data:`ALPHA` per check, plus float32 rounding of the mean.
+
+    The bound is the lecture's plain estimator's: an estimator with a smaller variance passes, one with a
+    larger variance can fail. On failure, 200 further estimates at N/16 and 200 at N/256 (16 times cheaper
+    in all than at N) tell another unbiased estimator (centred on KL within its own spread, its error
+    shrinking with N) from a mistake
+    (:func:`properties._assumptions.estimator_note`); that diagnosis never changes the verdict."""
     p, q = pair
     assume(_mc_domain(p, q))
     kl, sd = oracle.log_ratio_moments(p, q)
     n = 16000
-    got = Caller(impl).scalar("kl_divergence_2", p, q, n, seed=seed)
-    tol = clt_bound(sd, n) + rounding_bound(F32, abs(kl) + sd, n)
+    c = Caller(impl)
+    got = c.scalar("kl_divergence_2", p, q, n, seed=seed)
+    rounding = rounding_bound(F32, abs(kl) + sd, n)
+    tol = clt_bound(sd, n) + rounding
     check_close(
         "kl_divergence_2 is not an estimate of KL(p || q)",
         got,
@@ -246,6 +290,18 @@ def test_kl2_matches_exact_within_clt_bound(impl, pair, seed):
         tol,
         call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})",
         why=f"CLT: z={Z:.2f} x sd {sd:.3g} / sqrt(N)",
+        note=lambda: estimator_note(
+            lambda: _estimates(c, p, q, n // 16, range(seed + 1, seed + 1 + SECOND_BATCH)),
+            kl,
+            sd,
+            n // 16,
+            rounding_bound(F32, abs(kl) + sd, n // 16),
+            other=(
+                n // 256,
+                lambda: _estimates(c, p, q, n // 256, range(seed + 1 + SECOND_BATCH, seed + 1 + 2 * SECOND_BATCH)),
+            ),
+        ),
+        assumes=PLAIN_MC,
     )
 
 
@@ -254,46 +310,99 @@ def test_kl2_matches_exact_within_clt_bound(impl, pair, seed):
 def test_kl2_unbiased_over_seeds(impl, pair, seed):
     r"""The mean of K = 200 estimates with N = 20 samples each is within :math:`z\,\sigma/\sqrt{KN}` of
     KL(p || q): the estimator is unbiased even for small N (dividing by N - 1, or dropping a sample,
-    shows here). False-alarm probability :data:`ALPHA` per check."""
+    shows here). False-alarm probability :data:`ALPHA` per check.
+
+    The bound uses the plain estimator's variance; on failure the 200 estimates' own spread (and 200 more at
+    16N) tell another unbiased estimator with a larger variance from a bias
+    (:func:`properties._assumptions.estimator_note`), without changing the verdict."""
     p, q = pair
     assume(_mc_domain(p, q))
     kl, sd = oracle.log_ratio_moments(p, q)
     k, n = 200, 20
     c = Caller(impl)
-    values = [c.scalar("kl_divergence_2", p, q, n, seed=seed + i) for i in range(k)]
-    mean = sum(values) / k
+    values = _estimates(c, p, q, n, range(seed, seed + k))
+    mean = float(values.mean())
+    rounding = rounding_bound(F32, abs(kl) + sd, n)
     check_close(
         "kl_divergence_2 is biased",
         mean,
         kl,
-        clt_bound(sd, k * n) + rounding_bound(F32, abs(kl) + sd, n),
+        clt_bound(sd, k * n) + rounding,
         call=text("kl_divergence_2", p, q, n) + f" with seeds {seed}..{seed + k - 1}, averaged",
         why=f"CLT over {k * n} draws",
+        note=lambda: estimator_note(
+            values,
+            kl,
+            sd,
+            n,
+            rounding_bound(F32, abs(kl) + sd, 16 * n),
+            other=(16 * n, lambda: _estimates(c, p, q, 16 * n, range(seed + k, seed + k + SECOND_BATCH))),
+        ),
+        assumes=PLAIN_MC,
     )
+
+
+def _rounding_magnitude(p: dist.Distribution, q: dist.Distribution) -> float:
+    r""":math:`\mathbb E_p[|\log p| + |\log q| + |x\,\partial_x\log(p/q)| + 1]`: what float32 rounds in one
+    term :math:`\log p(x) - \log q(x)` (the density values and the sample point itself)."""
+    p64, q64 = oracle.as_float64(p), oracle.as_float64(q)
+
+    def sens(u: torch.Tensor) -> torch.Tensor:
+        u = u.clone().requires_grad_(True)
+        lp, lq = p64.log_prob(u), q64.log_prob(u)
+        (g,) = torch.autograd.grad((lp - lq).sum(), u)
+        lp, lq = lp.detach(), lq.detach()
+        return torch.exp(lp) * (lp.abs() + lq.abs() + (u.detach() * g).abs() + 1)
+
+    return oracle.quad(sens, *oracle.window(p, 1e-12))
 
 
 @prop(functions=("kl_divergence_2",), weight=2.0, examples=4, shrink=False)
 @given(pair=_mc_pair(), seed=s.seeds())
 def test_kl2_error_shrinks_as_inverse_sqrt_n(impl, pair, seed):
-    r"""With K = 40 seeds at N and at 16N, the variance of the estimates falls 16-fold: the error shrinks
-    as :math:`N^{-1/2}`. The ratio :math:`16\,s_{16N}^2/s_N^2` of sample variances of iid averages follows
-    :math:`F(K-1, K-1)` (normal approximation of each average) and must lie within its
-    two-sided :data:`ALPHA` quantiles; an estimator that ignores N, or draws the same samples for every
-    seed, fails."""
+    r"""With K = 40 seeds at N and at 16N, the variance of the estimates falls at least 16-fold: the error
+    shrinks as :math:`N^{-1/2}` (or faster). The ratio :math:`16\,s_{16N}^2/s_N^2` of sample variances of
+    iid averages follows :math:`F(K-1, K-1)` (normal approximation of each average) and must stay below its
+    upper :data:`ALPHA`/2 quantile; an estimator that ignores N (ratio 16), or sums instead of averaging
+    (256), fails.
+
+    A ratio below the lower :data:`ALPHA`/2 quantile means an error shrinking faster than
+    :math:`N^{-1/2}` (a variance-reduced estimator: stratified or quasi-random samples); it passes when the
+    estimates are centred on KL: the mean of both batches within :math:`z\,\sigma\sqrt{(1/N +
+    1/16N)/K}/2` (the plain estimator's CLT bound, which a smaller variance meets more easily). The plain
+    estimator reaches that branch with probability ALPHA/2, so the property's false-alarm probability stays
+    at most ALPHA.
+
+    Estimates that do not vary with the seed beyond float32 rounding fail ("does not vary with the seed":
+    one draw reused). This branch needs a spread at most the rounding allowance, which is below a tenth of
+    the plain estimator's :math:`\sigma/\sqrt N` where it applies, so the plain estimator reaches it with
+    probability below :math:`P(\chi^2_{39} \le 0.39) = 2\cdot 10^{-32}`. When every estimate equals KL to
+    rounding (antithetic pairs are exact when :math:`\log p/q` is linear in x), the message says so."""
     p, q = pair
     assume(_mc_domain(p, q))
-    _, sd = oracle.log_ratio_moments(p, q)
+    kl, sd = oracle.log_ratio_moments(p, q)
     assume(sd > 1e-3)  # p = q in law: every estimate is exactly 0 and there is no variance to compare
     k, n = 40, 50
     c = Caller(impl)
-    small = torch.tensor([c.scalar("kl_divergence_2", p, q, n, seed=seed + i) for i in range(k)], dtype=torch.float64)
-    large = torch.tensor(
-        [c.scalar("kl_divergence_2", p, q, 16 * n, seed=seed + k + i) for i in range(k)], dtype=torch.float64
-    )
+    small = _estimates(c, p, q, n, range(seed, seed + k))
+    large = _estimates(c, p, q, 16 * n, range(seed + k, seed + 2 * k))
     v_small, v_large = float(small.var()), float(large.var())
     lo, hi = variance_ratio_bounds(k, k)
-    ratio = 16 * v_large / v_small if v_small > 0 else math.inf
     call = text("kl_divergence_2", p, q, n) + f" and N={16 * n}, {k} seeds each from {seed}"
+    spread_small, spread_large, plain = math.sqrt(v_small), math.sqrt(v_large), sd / math.sqrt(n)
+    if spread_small <= 0.1 * plain:  # far below the plain estimator's spread: no more than float32 rounding?
+        magnitude = _rounding_magnitude(p, q) + abs(kl) + sd
+        r_small, r_large = rounding_bound(F32, magnitude, n), rounding_bound(F32, magnitude, 16 * n)
+        if spread_small <= r_small <= 0.1 * plain and spread_large <= r_large:
+            check(
+                False,
+                "kl_divergence_2 does not vary with the seed",
+                call=call,
+                expected=f"estimates that change with the random draw (sd about {plain:.3g} at N={n})",
+                got=f"sd {spread_small:.3g} over {k} seeds at N={n}, {spread_large:.3g} at N={16 * n}",
+                note=lambda: exact_estimates_note(small, large, kl, r_small, r_large),
+                assumes="a Monte Carlo estimate: a new random draw for each seed, so the estimates vary with it",
+            )
     check_at_least(
         "kl_divergence_2 does not vary with the seed",
         v_small,
@@ -301,13 +410,38 @@ def test_kl2_error_shrinks_as_inverse_sqrt_n(impl, pair, seed):
         call=call,
         why="a Monte Carlo estimate must change with the random draw",
     )
+    ratio = 16 * v_large / v_small
     check(
-        lo <= ratio <= hi,
+        ratio <= hi,
         "kl_divergence_2's error does not shrink as 1/sqrt(N)",
         call=call,
-        expected=f"16 Var(N={16 * n}) / Var(N={n}) in [{lo:.3g}, {hi:.3g}] (F({k - 1}, {k - 1}) quantiles)",
+        expected=f"16 Var(N={16 * n}) / Var(N={n}) <= {hi:.3g} (upper F({k - 1}, {k - 1}) quantile; 1 on average)",
         got=f"{ratio:.4g}",
+        note=lambda: rate_note(
+            small,
+            large,
+            n,
+            16 * n,
+            kl,
+            rounding_bound(F32, abs(kl) + sd, 16 * n),
+            more=(
+                lambda: _estimates(c, p, q, n, range(seed + 2 * k, seed + 2 * k + SECOND_BATCH)),
+                lambda: _estimates(c, p, q, 16 * n, range(seed + 2 * k + SECOND_BATCH, seed + 2 * (k + SECOND_BATCH))),
+            ),
+        ),
+        assumes=MC_RATE,
     )
+    if ratio < lo:  # shrinks faster than N^(-1/2): right if the estimates are centred on KL
+        pooled = float(small.mean() + large.mean()) / 2
+        check_close(
+            "kl_divergence_2's error shrinks faster than 1/sqrt(N), but not around KL(p || q)",
+            pooled,
+            kl,
+            Z * sd * math.sqrt((1 / n + 1 / (16 * n)) / k) / 2 + rounding_bound(F32, abs(kl) + sd, n),
+            call=call,
+            why=f"16 Var(N={16 * n}) / Var(N={n}) = {ratio:.3g} < {lo:.3g}; the plain estimator's CLT bound",
+            expected_label="mean of both batches",
+        )
 
 
 @prop(functions=("kl_divergence_2",), category="robustness", weight=1.0, examples=4)
@@ -326,4 +460,5 @@ def test_kl2_finite_for_far_apart_normals(impl, gap, seed):
         clt_bound(gap, n) + rounding_bound(F32, want * 4, n),
         call=text("kl_divergence_2", p, q, n) + f" with torch.manual_seed({seed})",
         why="CLT + rounding",
+        assumes=PLAIN_MC,
     )

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from . import strategies as s
+from ._assumptions import INTEGRATE_AFFINE, INTEGRATE_ORDER
 from ._checks import Caller, check_close, text
 from ._registry import prop
 from ._tolerances import rounding_bound
@@ -52,6 +53,7 @@ def test_integrate_exact_for_affine_functions(impl, c0, c1, a, width, N):
         tol,
         call=text("integrate", f, a, b, N),
         why="float32 rounding",
+        assumes=INTEGRATE_AFFINE,
     )
 
 
@@ -103,4 +105,5 @@ def test_integrate_error_falls_as_h_squared(impl, kind, k, a, width, N):
             tol,
             call=text("integrate", f, a, b, n),
             why=f"(b-a) h^2/12 max|f''| = {bound:.3g} + float32 rounding",
+            assumes=INTEGRATE_ORDER,
         )
