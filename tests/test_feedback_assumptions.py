@@ -32,56 +32,25 @@ from properties._assumptions import (
     window_quadrature,
 )
 from properties._checks import PropertyFailure
-from reference.contract import NAMES
-from vicheck.implementation import CallFailed, Implementation, MissingName, SubmissionProblem, seed_everything
+from vicheck.implementation import Implementation
+from vicheck.sandbox.loading import InProcessImplementation
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
 
-class _Module(Implementation):
-    """Contract functions called directly in this process (what the plugin's in-process loading does)."""
-
-    def __init__(self, module: types.ModuleType, label: str = "alternative") -> None:
-        self.module, self.label = module, label
-
-    def names(self) -> frozenset[str]:
-        return frozenset(n for n in NAMES if hasattr(self.module, n))
-
-    def get(self, name: str) -> Any:
-        head, _, rest = name.partition(".")
-        try:
-            obj = getattr(self.module, head)
-        except AttributeError:
-            raise MissingName(head) from None
-        for part in rest.split(".") if rest else []:
-            obj = getattr(obj, part)
-        return obj
-
-    def invoke(self, target: Any, /, *args: Any, seed: int | None = None, **kwargs: Any) -> Any:
-        func = self.get(target) if isinstance(target, str) else target
-        if seed is not None:
-            seed_everything(seed)
-        try:
-            return func(*args, **kwargs)
-        except SubmissionProblem:
-            raise
-        except Exception as exc:
-            raise CallFailed(str(target), type(exc).__name__, str(exc)) from exc
-
-
-def _functions(**functions: Any) -> _Module:
+def _functions(**functions: Any) -> InProcessImplementation:
     module = types.ModuleType("alternative")
     for name, value in functions.items():
         setattr(module, name, value)
-    return _Module(module)
+    return InProcessImplementation(module, label="alternative")
 
 
-def _file(path: Path) -> _Module:
+def _file(path: Path) -> InProcessImplementation:
     module = types.ModuleType(f"submission_{path.stem}")
     module.__file__ = str(path)
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
-    return _Module(module, label=path.stem)
+    return InProcessImplementation(module, label=path.stem)
 
 
 LECTURE = _file(SUBMISSIONS / "lecture_4_functions.py").module
