@@ -153,11 +153,9 @@ def _isolation_level(spec: str, isolation: str, limits: Limits) -> str:
         kind = "module" if spec == "reference" else classify_spec(spec)[0]
     except ValueError:
         kind = "file"  # _check_impl_spec has already said why not
-    if kind == "module" or isolation == "none":
-        if isolation == "none" and kind == "file" and limits.isolation != "process":
-            raise pytest.UsageError(
-                f"--vicheck-isolation none: the rubric requires isolation {limits.isolation} or stronger"
-            )
+    if kind == "module":  # the reference or a module the user trusts: called in this process
+        if isolation not in ("auto", "none"):
+            raise pytest.UsageError(f"--impl {spec}: isolation {isolation} needs a file or folder, not a module name")
         return "none"
     try:
         return choose_level(isolation, limits.isolation)

@@ -11,6 +11,7 @@ not plain data stay in the child (:mod:`vicheck.sandbox.handles`); time is accou
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import sys
@@ -122,8 +123,6 @@ class IsolatedImplementation(Implementation):
                 fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
             except OSError:
                 pass
-        import json
-
         argv = [sys.executable, "-I", inside.files["_child.py"], str(down_r), str(up_w), json.dumps(config)]
         try:
             jailed = self._jail.start(

@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 
@@ -176,11 +175,20 @@ def probe(level: str) -> tuple[bool, str]:
 
 
 def choose_level(requested: str = "auto", minimum: str = "process") -> str:
-    """The level to grade under: the strongest available for ``auto``, else ``requested`` if available.
+    """The level to grade under: the strongest available for ``auto``, else ``requested`` if available
+    (``none``, in the grader's own process, only where no stronger minimum is required).
 
     :class:`IsolationUnavailable` (one line) when ``requested`` is not available here, or when the level is
     weaker than ``minimum`` (the rubric's ``[limits] isolation``).
     """
+    if requested == "none":
+        # "process", the default minimum, asks for nothing; a rubric that names uid or namespaces does
+        if minimum != "process":
+            raise IsolationUnavailable(
+                f"the rubric requires isolation level {minimum} or stronger; isolation none runs the submission "
+                "in the grader's own process"
+            )
+        return "none"
     if requested == "auto":
         level = next(lv for lv in ISOLATION_LEVELS if probe(lv)[0])
         why_not = "; ".join(f"{lv}: {probe(lv)[1]}" for lv in ISOLATION_LEVELS[: ISOLATION_LEVELS.index(level)])
@@ -343,7 +351,7 @@ class Jail:
     @property
     def own_uid(self) -> bool:
         """Whether the child has a uid (and so a process count) of its own."""
-        return self.level == "uid" or (self.level == "namespaces")
+        return self.level in ("uid", "namespaces")
 
     def layout(self, scratch: Path, files: Mapping[str, Path], staged: Path) -> Layout:
         """Paths as the child sees them. ``staged`` is a folder of the grader's where files are copied for
@@ -352,10 +360,10 @@ class Jail:
             return Layout("/submission", {name: f"/grader/{name}" for name in files})
         if self.level == "uid":
             return Layout(str(scratch), {name: str(staged / name) for name in files})
-        return Layout(str(scratch), {name: str(path) for name in files for path in [files[name]]})
+        return Layout(str(scratch), {name: str(path) for name, path in files.items()})
 
     def prepare(self, scratch: Path, files: Mapping[str, Path], staged: Path) -> None:
-        """Make the scratch folder the child's (``uid``: owned by nobody else) and stage the grader's files."""
+        """Stage the grader's files where a ``uid``-level child can read them (the other levels need nothing)."""
         if self.level != "uid":
             return
         staged.mkdir(mode=0o755, exist_ok=True)
@@ -375,47 +383,48 @@ class Jail:
         pass_fds: tuple[int, ...],
     ) -> Jailed:
         """Start ``argv`` (the interpreter and its arguments, as the child sees paths) in the jail."""
-        with open(log, "wb") as logf:
-            if self.level == "namespaces":
-                return self._start_namespaces(argv, scratch, files, env, logf, pass_fds)
-            slot = _Slot() if self.level == "uid" else None
-            preexec = None
-            if slot is not None:
+        slot = _Slot() if self.level == "uid" else None
+        info_r = info_w = -1
+        cmd, preexec = argv, None
+        cwd: Path | None = scratch
+        try:
+            if self.level == "namespaces":  # bwrap sets the child's folder itself (--chdir)
+                info_r, info_w = os.pipe()
+                cmd, cwd = self._bwrap_command(argv, scratch, files, info_w), None
+                pass_fds = (*pass_fds, info_w)
+            elif slot is not None:
                 for path in (scratch, *scratch.iterdir()):
                     if path.is_dir():
                         os.chown(path, slot.uid, slot.uid)
                 preexec = _drop_to(slot.uid, self.limits.max_processes)
-            try:
+            with open(log, "wb") as logf:
                 proc = subprocess.Popen(
-                    argv,
-                    cwd=scratch,
+                    cmd,
+                    cwd=cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=logf,
                     stderr=subprocess.STDOUT,
                     pass_fds=pass_fds,
                     start_new_session=True,
-                    preexec_fn=preexec,
+                    preexec_fn=preexec,  # only setrlimit/setuid between fork and exec
                 )
-            except BaseException:
-                if slot is not None:
-                    slot.release()
-                raise
-            return Jailed(proc, self.level, slot)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            if info_r >= 0:
+                os.close(info_r)
+            raise
+        finally:
+            if info_w >= 0:
+                os.close(info_w)
+        return Jailed(proc, self.level, slot, info_r)
 
-    def _start_namespaces(
-        self,
-        argv: list[str],
-        scratch: Path,
-        files: Mapping[str, Path],
-        env: dict[str, str],
-        logf: IO[bytes],
-        pass_fds: tuple[int, ...],
-    ) -> Jailed:
+    def _bwrap_command(self, argv: list[str], scratch: Path, files: Mapping[str, Path], info_fd: int) -> list[str]:
+        """bubblewrap's command line: the namespaces, the read-only view, the scratch folder, then ``argv``."""
         exe, _ = _bwrap()
-        info_r, info_w = os.pipe()
         cmd = [exe, *_NAMESPACE_FLAGS, "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
-        cmd += ["--info-fd", str(info_w)]
+        cmd += ["--info-fd", str(info_fd)]
         for system in (*_SYSTEM_DIRS, *_SYSTEM_FILES):
             cmd += ["--ro-bind-try", system, system]
         for folder in _interpreter_dirs():
@@ -426,23 +435,7 @@ class Jail:
         cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/submission", "--chdir", "/submission"]
         for name, path in files.items():
             cmd += ["--ro-bind", str(path), f"/grader/{name}"]
-        cmd += ["--remount-ro", "/", "--", *argv]
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                pass_fds=(*pass_fds, info_w),
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(info_r)
-            raise
-        finally:
-            os.close(info_w)
-        return Jailed(proc, self.level, None, info_r)
+        return [*cmd, "--remount-ro", "/", "--", *argv]
 
 
 def _drop_to(uid: int, max_processes: int) -> Callable[[], None]:

@@ -146,7 +146,7 @@ def load_implementation(
     :class:`~vicheck.sandbox.jail.IsolationUnavailable` when the level cannot be had here or is weaker than
     ``limits.isolation`` requires.
     """
-    from vicheck.sandbox.jail import IsolationUnavailable, choose_level
+    from vicheck.sandbox.jail import choose_level
 
     limits = limits or Limits()
     aliases = dict(aliases or {})
@@ -162,20 +162,14 @@ def load_implementation(
             raise ValueError(f"--impl {spec}: cannot import it ({exc})") from None
         return InProcessImplementation(module, label=spec, aliases=aliases)
     assert file is not None
-    if isolation == "none":
-        # "process", the default minimum, asks for nothing; a rubric that names uid or namespaces does
-        if limits.isolation != "process":
-            raise IsolationUnavailable(
-                f"the rubric requires isolation level {limits.isolation} or stronger; isolation none runs the "
-                "submission in the grader's own process"
-            )
+    level = choose_level(isolation, limits.isolation)
+    if level == "none":
         if file.suffix == ".ipynb":
             return load_notebook_in_process(file, aliases=aliases)
         module, problems = load_module_in_process(file)
         return InProcessImplementation(module, label=str(file), aliases=aliases, problems=problems)
     from vicheck.sandbox.isolated import IsolatedImplementation
 
-    level = choose_level(isolation, limits.isolation)
     return IsolatedImplementation(file, limits=limits, aliases=aliases, isolation=level)
 
 
