@@ -3,7 +3,7 @@
 ``test_child_start`` times each level with pytest-benchmark (compare runs with ``--benchmark-compare``);
 ``test_jail_start_cost`` measures the levels side by side, interleaved (so that drift of a busy machine
 falls on every level alike), and reports each jail's extra cost over a plain child process against the
-goal of at most 50 ms; the goal is asserted only with ``--vi-goals=assert`` (or ``auto`` on a full run).
+goal of at most 50 ms; the goal is asserted only with ``--vi-goals=assert``.
 The child's own start (``python -I``, importing torch) dominates both.
 """
 
