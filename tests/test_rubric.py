@@ -37,7 +37,7 @@ def test_example_rubric_loads() -> None:
     assert r.sha256 == hashlib.sha256(EXAMPLE.read_bytes()).hexdigest()
     assert r.weight_for("kl1_matches_closed_form", 1) == 3
     assert r.visibility_for("kl2_unbiased[normal]") == "hidden"
-    assert r.limits.submission_seconds == 900 and r.limits.memory_mb == 2048
+    assert r.limits.submission_seconds == 400 and r.limits.memory_mb == 2048
 
 
 def test_full_layout(tmp_path: Path) -> None:

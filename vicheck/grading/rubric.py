@@ -16,12 +16,18 @@ A rubric is a TOML file (see ``vicheck/examples/rubric.toml``)::
     [aliases]                                  # contract name -> the name the submission uses
     kl_divergence_2 = "kl_mc"
 
-    [limits]
-    call_seconds = 60
-    submission_seconds = 900
-    load_seconds = 300
+    [limits]                   # the time limits' defaults: a figure measured on the lecture's own code x a margin
+    call_seconds = 6           # 30 x the lecture's slowest call (0.158 s); 6 x adaptive quadrature's (0.248 s)
+                               # and 6 x a first call's import of scipy (0.87 s)
+    submission_seconds = 400   # load_seconds + 6 x the slowest correct submission's calls in all (25.8 s)
+    load_seconds = 200         # 6 x the lecture notebook's own run, brute-force fits included (25.8 s)
     memory_mb = 2048
     isolation = "namespaces"   # the weakest isolation level grading may run under (namespaces, uid, process)
+
+The time limits' margins: x6 for a grading machine 3x slower than the one measured on (2 CPU cores) and loaded
+with a job per core; x5 more for a student's correct but slower code (on the lecture's calls only).
+``python scripts/derive_limits.py`` measures the figures again and prints the limits they give (the
+comments in :class:`~vicheck.sandbox.limits.Limits` record the run they come from).
 
 Every table and key is optional. Unknown tables or keys and values of the wrong type are refused with a
 one-line :class:`ValueError` naming the file, the table and the key.
