@@ -50,11 +50,23 @@ class CallFailed(SubmissionProblem):
 
 
 class CallTimeout(SubmissionProblem):
-    """A call ran past the per-call time limit and was stopped."""
+    """A call ran past the per-call time limit and was stopped.
 
-    def __init__(self, call: str, seconds: float) -> None:
-        self.call, self.seconds = call, seconds
-        super().__init__(f"{call} did not return within {seconds:g} s (per-call time limit); it was stopped")
+    With ``earlier``, the call was not made at all: its function (the contract name ``name``) already ran past
+    the limit earlier in this run, in the call ``earlier``, and a function that hung once is not called again.
+    ``str()`` then names the function, the limit and that earlier call (cut to about 200 characters). It is
+    the same class on purpose: to the property suite (and Hypothesis) both are the same failure.
+    """
+
+    def __init__(self, call: str, seconds: float, *, name: str | None = None, earlier: str | None = None) -> None:
+        self.call, self.seconds, self.name, self.earlier = call, seconds, name, earlier
+        if earlier is None:
+            super().__init__(f"{call} did not return within {seconds:g} s (per-call time limit); it was stopped")
+        else:
+            shown = earlier if len(earlier) <= 200 else earlier[:197] + "..."
+            super().__init__(
+                f"`{name or call}` did not return within {seconds:g} s earlier in this run ({shown}); not called again"
+            )
 
 
 class SubmissionCrashed(SubmissionProblem):

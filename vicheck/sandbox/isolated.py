@@ -6,6 +6,12 @@ holding only a copy of the submission, with a minimal environment and the rlimit
 come back in the data-only format of :mod:`vicheck.sandbox._codec`, never unpickled here. Objects that are
 not plain data stay in the child (:mod:`vicheck.sandbox.handles`); time is accounted by
 :mod:`vicheck.sandbox.budget`.
+
+A call that runs past the per-call limit is stopped with the child, which is restarted for the next call.
+Its function (the contract name the request goes back to, also through the handles it was made on) is not
+called again in that run: every later request to it fails at once with a :class:`CallTimeout` that says so
+(``earlier`` set), without a child call or a restart, so a function that hangs costs one time limit, not one
+per property (and one per example Hypothesis tries while shrinking).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from vicheck.implementation import (
     CallFailed,
@@ -52,6 +58,10 @@ class IsolatedImplementation(Implementation):
     The constructor starts the child and sends the submission; loading goes on in the background until the
     first question (:meth:`names`, :meth:`invoke`, ...), so several submissions can load side by side.
     ``isolation`` is a level of :mod:`vicheck.sandbox.jail` (``namespaces``, ``uid``, ``process``).
+
+    A function that did not return within ``limits.call_seconds`` is not called again: later requests whose
+    root contract name is that function (``invoke``/``get`` of it or of a dotted path under it, or of a
+    :class:`RemoteObject` obtained through it) raise :class:`CallTimeout` (with ``earlier``) at once.
     """
 
     def __init__(
@@ -73,6 +83,8 @@ class IsolatedImplementation(Implementation):
         self._events: list[str] = []
         self._names: frozenset[str] = frozenset()
         self._depth = 0
+        #: contract name -> the call that ran past the per-call limit: such a name is not called again
+        self._timed_out: dict[str, str] = {}
         self._broken: str | None = None
         self._loaded_once = False
         self._child: ChildProcess | None = None
@@ -235,7 +247,13 @@ class IsolatedImplementation(Implementation):
         return self._handles.rebind(remote, value)
 
     def _request(self, message: dict[str, Any], call: str, origin: tuple[Any, ...]) -> Any:
-        """Send a request, serve callbacks until the reply, and turn the reply into a value or an error."""
+        """Send a request, serve callbacks until the reply, and turn the reply into a value or an error.
+
+        A request whose root contract name timed out earlier fails at once, before the child is (re)started.
+        """
+        root = _root_name(origin)
+        if root is not None and root in self._timed_out:
+            _time_out(call, self.limits.call_seconds, name=root, earlier=self._timed_out[root])
         child = self._wait_loaded(call)
         gen = self._handles.gen
         released = self._handles.take_released()
@@ -248,6 +266,9 @@ class IsolatedImplementation(Implementation):
         start = time.monotonic()
         deadline = start + limit
         excluded = 0.0
+        t0 = start
+        expired = False
+        outermost = self._depth == 0
         self._depth += 1
         try:
             child.send(data, deadline)
@@ -263,6 +284,7 @@ class IsolatedImplementation(Implementation):
                 excluded += took
                 child.send(reply, deadline)
         except Expired:
+            expired = True  # the CallTimeout is raised below, out of this handler (see _time_out)
             self._budget.charge(time.monotonic() - start - excluded)
             self._stop()
             if self._budget.cut_short(limit, self.limits.call_seconds):
@@ -271,7 +293,11 @@ class IsolatedImplementation(Implementation):
                 )
                 raise TimeLimitExhausted(self.limits.submission_seconds) from None
             self._events.append(f"{call} timed out after {self.limits.call_seconds:g} s; child restarted")
-            raise CallTimeout(call, self.limits.call_seconds) from None
+        except CallTimeout as exc:  # a nested call (made by a callback) timed out: this call cannot go on either
+            self._budget.charge(t0 - start - excluded)  # this call's own time, up to the callback
+            if outermost and exc.earlier is None:
+                self._mark_timed_out(root, call)
+            raise
         except Died as exc:
             self._budget.charge(time.monotonic() - start - excluded)
             self._stop()
@@ -284,6 +310,10 @@ class IsolatedImplementation(Implementation):
             self._depth -= 1
             if self._depth == 0:
                 self._handles.callbacks.clear()
+        if expired:
+            if outermost:
+                self._mark_timed_out(root, call)
+            _time_out(call, self.limits.call_seconds)
         self._budget.charge(time.monotonic() - start - excluded)
         op = body["op"]
         if op == "ret":
@@ -300,6 +330,16 @@ class IsolatedImplementation(Implementation):
         self._stop()
         raise SubmissionCrashed(call, f"protocol violation: unexpected reply {op[:20]!r}")
 
+    def _mark_timed_out(self, root: str | None, call: str) -> None:
+        """Never call ``root`` again in this run (called by the outermost request only: a time-out in a call
+        nested in one of its callbacks marks the outermost request's root)."""
+        if root is None or root in self._timed_out:
+            return
+        self._timed_out[root] = call
+        self._events.append(
+            f"{root} timed out after {self.limits.call_seconds:g} s; it is not called again in this run"
+        )
+
     def _run_callback(self, body: dict[str, Any], gen: int) -> bytes:
         """Run the grader function the child called back; its result (pickled) or its error, as a frame."""
         func = self._handles.callbacks.get(body.get("id"))  # type: ignore[arg-type]
@@ -312,7 +352,8 @@ class IsolatedImplementation(Implementation):
             value = func(*args, **kwargs)
             return encode_request({"op": "cbret", "value": value}, self)
         except Exception as exc:
-            if self._handles.gen != gen:  # a nested call killed the child: the outer call cannot go on
+            # a nested call stopped the child (and maybe started another): the outer call cannot go on
+            if self._handles.gen != gen or self._child is None:
                 raise
             text = str(exc).splitlines()[0][:300] if str(exc) else ""
             return encode_request({"op": "cberr", "message": f"{type(exc).__name__}: {text}"}, self)
@@ -392,3 +433,30 @@ class IsolatedImplementation(Implementation):
             self.close()
         except Exception:
             pass
+
+
+def _time_out(call: str, seconds: float, *, name: str | None = None, earlier: str | None = None) -> NoReturn:
+    """Raise the :class:`CallTimeout` of ``call``: every one is raised here, outside any ``except`` block.
+
+    Hypothesis tells failures apart by the exception's type, the line that raised it and its ``__context__``
+    (``hypothesis.internal.escalation.InterestingOrigin``); a call refused because its function timed out
+    earlier must look like that time-out, or the property that met the time-out is reported as flaky
+    ("Inconsistent results from replaying a test case") instead of with this message.
+    """
+    raise CallTimeout(call, seconds, name=name, earlier=earlier)
+
+
+def _root_name(origin: tuple[Any, ...]) -> str | None:
+    """The contract name a request's (or a handle's) ``origin`` goes back to: the first dotted component of
+    the name at its root, following handles through the attributes and calls they were obtained from;
+    ``None`` when there is none (a handle the child gave to a callback, not re-creatable)."""
+    for _ in range(10_000):  # origins form a chain back to a name; the bound only guards against a cycle
+        if len(origin) < 2 or origin[0] not in ("path", "attr", "call"):
+            return None
+        target = origin[1]
+        if isinstance(target, str):
+            return target.split(".", 1)[0] or None
+        if type(target) is not RemoteObject:
+            return None
+        origin = target._origin
+    return None
