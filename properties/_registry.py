@@ -42,6 +42,24 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 _active = ["grade"]
 
+#: Successful shrinks Hypothesis may make per failing property (its own default is 500). A count, not a
+#: time, so that the reported counterexample -- the smallest found within the budget -- is the same on
+#: every run and machine; 100 is several times what the corpus's mistakes need to reach their minimal
+#: example (tests/test_warm_workers.py grades them and compares with a run at Hypothesis' default).
+SHRINK_BUDGET = 100
+#: Hypothesis also stops shrinking after 300 s of wall-clock time, which would make a slow machine report
+#: a different counterexample; the count above bounds shrinking instead.
+_SHRINK_SECONDS = 10**9
+
+
+def _bound_shrinking() -> None:
+    """Apply :data:`SHRINK_BUDGET` to Hypothesis' engine (module constants read at every shrink)."""
+    from hypothesis.internal.conjecture import engine
+
+    if hasattr(engine, "MAX_SHRINKS") and hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        engine.MAX_SHRINKS = SHRINK_BUDGET
+        engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS
+
 
 def active_profile() -> str:
     return _active[0]
@@ -61,7 +79,20 @@ def set_active_profile(name: str) -> None:
             **{k: v for k, v in PROFILES[profile].items() if k != "scale"},
         )
     settings.load_profile(f"vicheck-{name}")
+    _bound_shrinking()
     del options
+
+
+def _skipped_phases(shrink: bool) -> set[Phase]:
+    """Hypothesis phases a property does not run. Never ``explain``: after shrinking it re-runs the failing
+    example with each argument varied, hundreds of calls into the submission per failure (100 s of a
+    146 s grading of a submission failing every property) to annotate the falsifying example with
+    "# or any other generated value", which the grade report does not show (it reports the call that
+    failed, see plugin._explain)."""
+    skipped = {Phase.explain} if hasattr(Phase, "explain") else set()
+    if not shrink:
+        skipped.add(Phase.shrink)
+    return skipped
 
 
 def examples_for(examples: int) -> int:
@@ -95,7 +126,7 @@ def prop(
         doc = (test.__doc__ or "").strip()
         REGISTRY[name] = PropertyInfo(name, functions, category, weight, examples, doc.split("\n\n")[0])
         if getattr(test, "is_hypothesis_test", False):
-            phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
+            phases = tuple(p for p in Phase if p not in _skipped_phases(shrink))
             test = settings(max_examples=examples_for(examples), phases=phases, report_multiple_bugs=False)(test)
         test = getattr(pytest.mark, category)(test)
         return pytest.mark.vicheck(functions=functions, weight=weight, category=category)(test)  # type: ignore[no-any-return]
