@@ -13,6 +13,8 @@ import torch
 import torch.distributions as dist
 from scipy import special, stats
 
+from ._memo import oracle_cache
+
 __all__ = [
     "LOG_EVIDENCE",
     "as_float64",
@@ -90,6 +92,7 @@ def kl_window(p: dist.Distribution, q: dist.Distribution, a: float, b: float) ->
     return quad(_integrand(p, q), a, b)
 
 
+@oracle_cache
 def kl_exact(p: dist.Distribution, q: dist.Distribution) -> float:
     """KL(p || q): torch's closed form in float64 where it is registered, else quadrature over p's
     1e-15..1-1e-15 quantile range."""
@@ -101,6 +104,7 @@ def kl_exact(p: dist.Distribution, q: dist.Distribution) -> float:
         return kl_window(p, q, lo, hi)
 
 
+@oracle_cache
 def log_ratio_moments(p: dist.Distribution, q: dist.Distribution) -> tuple[float, float]:
     """(mean, standard deviation) of :math:`\\log p(X) - \\log q(X)`, :math:`X\\sim p`, by quadrature."""
     p64, q64 = as_float64(p), as_float64(q)
@@ -148,6 +152,7 @@ def _component(d: dist.Distribution, i: int) -> dist.Distribution:
     raise TypeError(f"mixtures of {type(d).__name__} are not supported")
 
 
+@oracle_cache
 def window(d: dist.Distribution, tail: float) -> tuple[float, float]:
     """The (tail, 1 - tail) quantiles of ``d``: an interval holding all but 2*tail of its mass."""
     if isinstance(d, dist.MixtureSameFamily):

@@ -24,6 +24,7 @@ from . import _oracles as oracle
 from . import strategies as s
 from ._assumptions import random_note, window_quadrature
 from ._checks import Caller, as_tensor, check, check_at_least, check_at_most, check_close, text
+from ._memo import oracle_cache
 from ._registry import prop
 from ._tolerances import rounding_bound, trapezoid_bound
 from ._windowed import windowed_kl
@@ -41,12 +42,14 @@ def _post(x: torch.Tensor) -> torch.Tensor:
     return oracle.logit_beta_log_prob(x, 3.0, 4.0)
 
 
+@oracle_cache
 def dkl_exact(mu: float, sigma: float) -> tuple[float, float, str]:
     """KL(q || posterior) and its tolerance for the lecture's mu +- 4 sigma window."""
     q = _q(mu, sigma)
     return windowed_kl(q.log_prob, _post, mu - 4 * sigma, mu + 4 * sigma, mu - 12 * sigma, mu + 12 * sigma)
 
 
+@oracle_cache
 def elbo_loss_exact(mu: float, sigma: float) -> tuple[float, float, str]:
     r"""-ELBO = KL(q || posterior) - log Z, with the tolerance of :math:`\int q\log(q/p(y,\cdot))`."""
     q = _q(mu, sigma)

@@ -21,6 +21,7 @@ from . import _oracles as oracle
 from . import strategies as s
 from ._assumptions import random_note, window_quadrature
 from ._checks import Caller, check, check_close, text
+from ._memo import oracle_cache
 from ._registry import prop
 from ._windowed import windowed_kl
 
@@ -64,12 +65,14 @@ def _float32_domain(target: dist.MixtureSameFamily, mu: float, sigma: float) -> 
     return bool((lq[lp > -104] > -80).all())
 
 
+@oracle_cache
 def _mass_covering_exact(target: dist.MixtureSameFamily, mu: float, sigma: float) -> tuple[float, float, str]:
     t64 = oracle.as_float64(target)
     lo, hi = oracle.window(target, 1e-15)
     return windowed_kl(t64.log_prob, _q(mu, sigma).log_prob, *MASS_WINDOW, lo, hi)
 
 
+@oracle_cache
 def _mode_seeking_exact(target: dist.MixtureSameFamily, mu: float, sigma: float) -> tuple[float, float, str, bool]:
     t64 = oracle.as_float64(target)
     q = _q(mu, sigma)

@@ -33,6 +33,7 @@ from ._assumptions import (
     rate_note,
 )
 from ._checks import Caller, check, check_at_least, check_close, text
+from ._memo import oracle_cache
 from ._registry import prop
 from ._tolerances import Z, clt_bound, rounding_bound, trapezoid_bound, variance_ratio_bounds
 
@@ -40,6 +41,7 @@ F32 = torch.float32
 N_QUAD = 500
 
 
+@oracle_cache
 def _window_and_tolerance(p: dist.Distribution, q: dist.Distribution, N: int, tail: float = 1e-7):
     """(a, b, tolerance, reason) for kl_divergence_1(p, q, a, b, N) in float32, or None when q's density
     underflows float32 on the window (outside the correctness domain)."""
