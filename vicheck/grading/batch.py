@@ -9,8 +9,13 @@ For each submission the property suite runs as::
 in a fresh empty working folder, with an empty ini file of the grader's (so no ``pytest.ini`` or
 ``conftest.py`` of the working folder or of the submission's folder is read), ``PYTHONHASHSEED=0``, a
 Hypothesis storage folder of the grader's and ``OMP_NUM_THREADS=1``. Its output goes to
-``OUT/<name>.log``. A run that passes the hard time limit is killed, with its process group, and its
-partial report finalized: properties not reached become ``"not run"``.
+``OUT/<name>.log``. When two or more submissions are to be graded, that pytest run is forked from a warm
+worker (:mod:`vicheck.grading.warm`) that imported pytest, torch and the suite once and rehearsed the run on
+the reference, instead of a fresh ``python -m pytest`` process: the same run, seconds cheaper, and the same
+report (``--no-warm`` starts a fresh process each time; a worker that cannot start or dies is replaced by
+fresh processes, the submission it was grading graded again). A run that passes the hard time limit is
+killed, with its process group, and its partial report finalized: properties not reached become
+``"not run"``.
 
 A submission whose complete report is in OUT, graded from the same file bytes with the same rubric,
 profile and visibility, is skipped unless ``--force``. The exit status is 0 when the grader worked (even
@@ -46,6 +51,7 @@ from typing import TextIO
 from vicheck.grading.records import GradeReport, write_json_atomic
 from vicheck.grading.reports import write_feedback, write_gradescope, write_junit, write_summary_csv
 from vicheck.grading.rubric import PROFILES, Rubric, load_rubric
+from vicheck.grading.warm import ForkServer, ForkServerUnavailable, WarmRun
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
 from vicheck.sandbox.loading import resolve_submission_path
 
@@ -79,12 +85,17 @@ markers =
 """
 
 
+_DEFAULT_PYTEST = [sys.executable, "-m", "pytest"]
+#: a class this large is graded by forks of a warm worker (its start-up costs about one submission)
+WARM_FROM = 2
+
+
 def pytest_command() -> list[str]:
     """The command that starts pytest (tests replace it, or set ``VICHECK_GRADE_RUNNER``)."""
     override = os.environ.get("VICHECK_GRADE_RUNNER", "").strip()
     if override:
         return shlex.split(override)
-    return [sys.executable, "-m", "pytest"]
+    return list(_DEFAULT_PYTEST)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,8 @@ class _Settings:
     isolation: str = "process"
     gradescope_results: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: the warm worker that forks each pytest run, or None: a fresh pytest process per submission
+    warm: ForkServer | None = None
 
 
 # --------------------------------------------------------------------------------------------- expansion
@@ -292,16 +305,35 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the run's process group and every process it started (even in another group)."""
-    below = _descendants(proc.pid)
+class _Fresh:
+    """A pytest run in a fresh process (the same face as :class:`~vicheck.grading.warm.WarmRun`)."""
+
+    lost = False
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+_Run = _Fresh | WarmRun
+
+
+def _kill_tree(run: _Run) -> None:
+    """Kill the run's process group (it leads its own session) and every process it started (even in
+    another group)."""
+    below = _descendants(run.pid)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(run.pid, signal.SIGKILL)
     for pid in below:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
+    run.wait(timeout=30)
 
 
 def _properties_dir() -> Path | None:
@@ -367,7 +399,29 @@ def _blank_report(sub: Submission, sha: str, s: _Settings, error: str) -> GradeR
     )
 
 
-def grade_one(sub: Submission, s: _Settings, running: dict[str, subprocess.Popen[bytes]]) -> Outcome:
+def _launch(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, s: _Settings) -> _Run:
+    """Start the pytest run ``cmd``: forked from the warm worker when there is one, else a fresh process.
+    The log already holds the command line."""
+    prefix = pytest_command()
+    if s.warm is not None and cmd[: len(prefix)] == prefix:
+        try:
+            return s.warm.start(cmd[len(prefix) :], cwd, env, log_path)
+        except ForkServerUnavailable:
+            pass  # on to a fresh process: slower, never wrong
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return _Fresh(proc)
+
+
+def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcome:
     """Grade one submission (or reuse its finished report)."""
     start = time.monotonic()
     files = _outputs(s.out, sub.name)
@@ -394,36 +448,29 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, subprocess.Popen
         ini.write_text(_INI, encoding="utf-8")
         cmd = _command(sub, s, files, ini, cwd)
         timed_out = False
-        with files["log"].open("wb") as log:
-            log.write(("$ " + shlex.join(cmd) + "\n").encode())
-            log.flush()
-            proc = subprocess.Popen(
-                cmd,
-                cwd=cwd,
-                env=_environment(hyp),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            running[sub.name] = proc
-            try:
-                deadline = start + s.time_limit
-                while True:
-                    try:
-                        rc = proc.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
-                        break
-                    except subprocess.TimeoutExpired:
-                        if s.cancel.is_set():
-                            _kill_tree(proc)
-                            raise KeyboardInterrupt from None
-                        if time.monotonic() >= deadline:
-                            timed_out = True
-                            _kill_tree(proc)
-                            rc = proc.returncode if proc.returncode is not None else -9
-                            break
-            finally:
-                running.pop(sub.name, None)
+        files["log"].write_bytes(("$ " + shlex.join(cmd) + "\n").encode())
+        proc = _launch(cmd, cwd, _environment(hyp), files["log"], s)
+
+        running[sub.name] = proc
+        try:
+            deadline = start + s.time_limit
+            while True:
+                status = proc.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
+                if status is not None:
+                    rc = status
+                    break
+                if s.cancel.is_set():
+                    _kill_tree(proc)
+                    raise KeyboardInterrupt from None
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    _kill_tree(proc)
+                    rc = -9
+                    break
+        finally:
+            running.pop(sub.name, None)
+        if proc.lost and not timed_out:  # the warm worker died under this run: grade it again, afresh
+            return grade_one(sub, _without_warm(s), running)
         seconds = time.monotonic() - start
         report: GradeReport | None = _load_report(files["json"])
         if timed_out:
@@ -474,6 +521,12 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, subprocess.Popen
         return Outcome(sub.name, report, "graded", seconds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _without_warm(s: _Settings) -> _Settings:
+    import dataclasses
+
+    return dataclasses.replace(s, warm=None)
 
 
 def _write_state(sub: Submission, sha: str, s: _Settings, files: dict[str, Path]) -> None:
@@ -592,6 +645,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "one weaker than the rubric's [limits] isolation, stops before anyone is graded",
     )
     parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="start a fresh pytest process for each submission instead of forking a warm worker that has "
+        "imported the suite once (slower; the reports are the same)",
+    )
+    parser.add_argument(
         "--gradescope-results",
         type=Path,
         metavar="PATH",
@@ -655,7 +714,17 @@ def run(args: argparse.Namespace) -> int:
         )
         for note in notes:
             print(f"vicheck grade: {note}", file=sys.stderr)
-    outcomes = _grade_all(subs, settings, jobs, args.quiet)
+    warm_dir: Path | None = None
+    if not args.no_warm and _to_grade(subs, settings) >= WARM_FROM and pytest_command() == _DEFAULT_PYTEST:
+        warm_dir = Path(tempfile.mkdtemp(prefix="vicheck-warm-"))
+        settings.warm = _start_warm(settings, warm_dir, args.quiet)
+    try:
+        outcomes = _grade_all(subs, settings, jobs, args.quiet)
+    finally:
+        if settings.warm is not None:
+            settings.warm.close()
+        if warm_dir is not None:
+            shutil.rmtree(warm_dir, ignore_errors=True)
     write_summary_csv({o.name: o.report for o in outcomes}, out / "summary.csv")
     page: Path | None = None
     try:  # the class page is a view of the reports: its failure never fails grading
@@ -673,9 +742,41 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_GRADER_FAILED if failed else EXIT_OK
 
 
+def _to_grade(subs: list[Submission], s: _Settings) -> int:
+    """How many of ``subs`` this run will grade (not reusing a finished report)."""
+    return sum(
+        1 for sub in subs if sub.file is not None and (s.force or _finished_report(sub, _sha256(sub.file), s) is None)
+    )
+
+
+def _start_warm(s: _Settings, folder: Path, quiet: bool) -> ForkServer | None:
+    """The warm worker, ready (imports done, the run rehearsed on the reference); ``None``, saying why, when
+    it cannot start: then each submission gets a fresh process, as before."""
+    work, hyp = folder / "work", folder / "hypothesis"
+    work.mkdir()
+    hyp.mkdir()
+    ini = folder / "pytest.ini"
+    ini.write_text(_INI, encoding="utf-8")
+    rehearsal = Submission("rehearsal", folder / "rehearsal.py", folder / "rehearsal.py")
+    cmd = _command(rehearsal, s, _outputs(folder, "rehearsal"), ini, work)
+    log = s.out / STATE_DIR / "warm-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("wb") as err:
+            server = ForkServer(pytest_command()[0], _environment(hyp), work, err)
+        seconds = server.warm(cmd[len(_DEFAULT_PYTEST) :])
+    except (ForkServerUnavailable, OSError) as exc:
+        if not quiet:
+            print(f"vicheck grade: no warm worker ({exc}); a fresh process per submission", file=sys.stderr)
+        return None
+    if not quiet:
+        print(f"vicheck grade: warm worker ready in {seconds:.1f} s (pid {server.pid})", file=sys.stderr)
+    return server
+
+
 def _grade_all(subs: list[Submission], s: _Settings, jobs: int, quiet: bool) -> list[Outcome]:
     progress = _Progress(len(subs), sys.stderr, quiet)
-    running: dict[str, subprocess.Popen[bytes]] = {}
+    running: dict[str, _Run] = {}
     results: dict[str, Outcome] = {}
     pool = cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="vicheck-grade")
     futures = {pool.submit(grade_one, sub, s, running): sub for sub in subs}
