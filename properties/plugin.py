@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import platform
+import re
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class VicheckConfig:
 
 
 CONFIG_KEY = pytest.StashKey[VicheckConfig]()
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -369,7 +371,8 @@ def _explain(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, PropertyFailure):
         return str(exc), exc.call or example
     text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
+    # an object's address (Hypothesis' FlakyFailure shows the test's arguments) differs from run to run
+    first = _ADDRESS.sub("", text[0]) if text else ""
     return f"{type(exc).__name__}: {first}"[:2000], example
 
 
