@@ -170,3 +170,13 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def test_report_messages_hold_no_object_addresses() -> None:
+    from properties.plugin import _explain
+
+    class Flaky(Exception):
+        pass
+
+    message, _ = _explain(Flaky("test(impl=<Impl object at 0x7fc190c2d490>, x=1) produced unreliable results"))
+    assert message == "Flaky: test(impl=<Impl object>, x=1) produced unreliable results"
