@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 import types
+from collections.abc import Callable
 from typing import Any
 
 BLOCKED = ("reference", "properties", "vicheck", "benchmarks", "conftest", "tests")
@@ -24,22 +25,6 @@ Problem = tuple[str, str, str, str]  # where, exc type, message, source line
 
 
 # ------------------------------------------------------------------------------------------ the executor
-
-
-def first_line(text: str) -> str:
-    """The first non-empty line of ``text`` (at most 300 characters)."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
-
-
-def exc_message(exc: BaseException) -> str:
-    """First line of ``str(exc)``, never raising (a hostile ``__str__`` gives a placeholder)."""
-    try:
-        return first_line(str(exc))
-    except BaseException:
-        return "<message could not be read>"
 
 
 def _error_line(exc: BaseException, filename: str) -> int:
@@ -53,8 +38,11 @@ def _error_line(exc: BaseException, filename: str) -> int:
     return line
 
 
-def run_module(source: str, filename: str, namespace: dict[str, Any]) -> list[Problem]:
-    """Execute a ``.py`` source in ``namespace``; an error stops it and is returned as ``("line N", ...)``."""
+def run_module(
+    source: str, filename: str, namespace: dict[str, Any], exc_message: Callable[[BaseException], str]
+) -> list[Problem]:
+    """Execute a ``.py`` source in ``namespace``; an error stops it and is returned as ``("line N", ...)``,
+    its message read by ``exc_message`` (``_cells.exc_message``, which no hostile ``__str__`` can break)."""
     try:
         exec(compile(source, filename, "exec"), namespace)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt at import are problems too
@@ -98,7 +86,7 @@ def _set_limits(config: dict[str, Any]) -> None:
 class Child:
     """The request loop: a namespace holding the submission, a table of handles, two pipe ends."""
 
-    def __init__(self, fd_in: int, fd_out: int, codec: types.ModuleType, cells: Any) -> None:
+    def __init__(self, fd_in: int, fd_out: int, codec: types.ModuleType, cells: types.ModuleType) -> None:
         import pickle
         import random
 
@@ -238,9 +226,8 @@ class Child:
                 result = target(*msg["args"], **msg["kwargs"])
         except BaseException as exc:  # the submission's error (SystemExit included), reported as data
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-            self.write(
-                {"op": "err", "type": type(exc).__name__, "message": exc_message(exc), "tb": "".join(tb)[-1500:]}
-            )
+            message = self.cells.exc_message(exc)
+            self.write({"op": "err", "type": type(exc).__name__, "message": message, "tb": "".join(tb)[-1500:]})
             return
         self.write({"op": "ret"}, {"value": result})
 
@@ -262,9 +249,9 @@ class Child:
         sys.modules["__submission__"] = module
         self.namespace = module.__dict__
         if msg["cells"] is not None:
-            problems = self.cells().run_cells(msg["cells"], self.namespace, keep_shell=True)
+            problems = self.cells.run_cells(msg["cells"], self.namespace, keep_shell=True)
         else:
-            problems = run_module(msg["source"], msg["filename"], self.namespace)
+            problems = run_module(msg["source"], msg["filename"], self.namespace, self.cells.exc_message)
         names = contract_names(self.namespace, msg["names"], self.aliases)
         self.write({"op": "loaded", "names": names, "problems": [list(p) for p in problems]})
 
@@ -301,9 +288,11 @@ def main(argv: list[str]) -> None:
         return module
 
     codec = by_path("_vicheck_codec", config["codec"])
+    # the notebook executor, also the reader of exception messages: the standard library only at module
+    # level (IPython is imported when a notebook runs)
+    cells = by_path("_vicheck_cells", config["cells"])
     _isolate_imports(config)
-    # the notebook executor (and IPython) only for notebooks
-    child = Child(fd_in, fd_out, codec, lambda: by_path("_vicheck_cells", config["cells"]))
+    child = Child(fd_in, fd_out, codec, cells)
     try:
         child.load(child.read())
         child.serve()
