@@ -69,7 +69,6 @@ def set_active_profile(name: str) -> None:
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}")
     _active[0] = name
-    options = {k: v for k, v in PROFILES[name].items() if k != "scale"}
     for profile in PROFILES:
         settings.register_profile(
             f"vicheck-{profile}",
@@ -80,7 +79,6 @@ def set_active_profile(name: str) -> None:
         )
     settings.load_profile(f"vicheck-{name}")
     _bound_shrinking()
-    del options
 
 
 def _skipped_phases(shrink: bool) -> set[Phase]:

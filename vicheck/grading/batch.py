@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -402,10 +403,9 @@ def _blank_report(sub: Submission, sha: str, s: _Settings, error: str) -> GradeR
 def _launch(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, s: _Settings) -> _Run:
     """Start the pytest run ``cmd``: forked from the warm worker when there is one, else a fresh process.
     The log already holds the command line."""
-    prefix = pytest_command()
-    if s.warm is not None and cmd[: len(prefix)] == prefix:
+    if s.warm is not None:  # only there when pytest_command() is the default one
         try:
-            return s.warm.start(cmd[len(prefix) :], cwd, env, log_path)
+            return s.warm.start(cmd[len(_DEFAULT_PYTEST) :], cwd, env, log_path)
         except ForkServerUnavailable:
             pass  # on to a fresh process: slower, never wrong
     with log_path.open("ab") as log:
@@ -524,8 +524,6 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
 
 
 def _without_warm(s: _Settings) -> _Settings:
-    import dataclasses
-
     return dataclasses.replace(s, warm=None)
 
 
@@ -715,7 +713,7 @@ def run(args: argparse.Namespace) -> int:
         for note in notes:
             print(f"vicheck grade: {note}", file=sys.stderr)
     warm_dir: Path | None = None
-    if not args.no_warm and _to_grade(subs, settings) >= WARM_FROM and pytest_command() == _DEFAULT_PYTEST:
+    if not args.no_warm and pytest_command() == _DEFAULT_PYTEST and _grades_at_least(WARM_FROM, subs, settings):
         warm_dir = Path(tempfile.mkdtemp(prefix="vicheck-warm-"))
         settings.warm = _start_warm(settings, warm_dir, args.quiet)
     try:
@@ -742,11 +740,16 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_GRADER_FAILED if failed else EXIT_OK
 
 
-def _to_grade(subs: list[Submission], s: _Settings) -> int:
-    """How many of ``subs`` this run will grade (not reusing a finished report)."""
-    return sum(
-        1 for sub in subs if sub.file is not None and (s.force or _finished_report(sub, _sha256(sub.file), s) is None)
-    )
+def _grades_at_least(n: int, subs: list[Submission], s: _Settings) -> bool:
+    """Whether this run will grade ``n`` or more of ``subs`` (not reusing a finished report); stops counting
+    at ``n``, so that a large resumed class is not read twice."""
+    found = 0
+    for sub in subs:
+        if sub.file is not None and (s.force or _finished_report(sub, _sha256(sub.file), s) is None):
+            found += 1
+            if found >= n:
+                return True
+    return False
 
 
 def _start_warm(s: _Settings, folder: Path, quiet: bool) -> ForkServer | None:
@@ -763,7 +766,7 @@ def _start_warm(s: _Settings, folder: Path, quiet: bool) -> ForkServer | None:
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         with log.open("wb") as err:
-            server = ForkServer(pytest_command()[0], _environment(hyp), work, err)
+            server = ForkServer(_DEFAULT_PYTEST[0], _environment(hyp), work, err)
         seconds = server.warm(cmd[len(_DEFAULT_PYTEST) :])
     except (ForkServerUnavailable, OSError) as exc:
         if not quiet:

@@ -202,20 +202,22 @@ def _rehearse(args: list[str]) -> None:
     import torch
 
     state = torch.random.get_rng_state()
-    rehearsal = _strip(args, {"--impl", "--grade-report", "--junitxml", "--vicheck-gradescope", "--vicheck-feedback"})
-    rehearsal = [*_strip(rehearsal, {"--vicheck-isolation"}), "--impl", "reference", "--vicheck-isolation", "none"]
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        saved = os.dup(1), os.dup(2)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        try:
-            code = pytest.main(rehearsal)
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in (*saved, null):
-                os.close(fd)
+    outputs = {"--impl", "--grade-report", "--junitxml", "--vicheck-gradescope", "--vicheck-feedback"}
+    rehearsal = [*_strip(args, {*outputs, "--vicheck-isolation"}), "--impl", "reference", "--vicheck-isolation", "none"]
+    # descriptors 1 and 2 to /dev/null (pytest captures at that level too), restored once flushed
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    try:
+        code = pytest.main(rehearsal)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
     if int(code) not in (0, 1):
         raise RuntimeError(f"the rehearsal against the reference exited with status {int(code)}")
     # a fresh process starts from torch's default seed: so does every fork
