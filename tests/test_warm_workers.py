@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def test_a_forked_run_past_the_hard_limit_is_killed(tmp_path: Path) -> None:
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('[grading]\ndefault_visibility = "hidden"\n[visibility]\nvisible = ["sigmoid_*"]\n')
     out = tmp_path / "out"
+    before = set(Path(tempfile.gettempdir()).glob("vicheck-*"))
     # the hard limit (8 s) comes long before the load limit (default): only the grader's kill can end it
     code = _grade(klass, "--out", out, "--jobs", "2", "--time-limit", "8", "--rubric", rubric, "--self-check")
     assert code == 0
@@ -102,6 +104,9 @@ def test_a_forked_run_past_the_hard_limit_is_killed(tmp_path: Path) -> None:
     assert json.loads((out / "empty.json").read_text())["complete"]
     assert "forked from the warm worker" in (out / "hangs.log").read_text()
     assert not _processes_mentioning(str(klass)), "a process of the killed run outlived it"
+    # the killed run could not remove its submission's scratch folder: the grader removed it with the run's own
+    left = set(Path(tempfile.gettempdir()).glob("vicheck-*")) - before
+    assert not left, f"the killed run left {sorted(map(str, left))}"
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -367,11 +367,48 @@ def _command(sub: Submission, s: _Settings, files: dict[str, Path], ini: Path, c
     return cmd
 
 
-def _environment(hypothesis_dir: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class _RunFolder:
+    """A pytest run's own folder: its working folder, Hypothesis storage, temporary files and ini file.
+    Removing it removes everything the run left, even when the run was killed before it could clean up
+    (its submission's scratch folder among them: the run's TMPDIR points inside)."""
+
+    root: Path
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def hypothesis(self) -> Path:
+        return self.root / "hypothesis"
+
+    @property
+    def temp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def ini(self) -> Path:
+        return self.root / "pytest.ini"
+
+    @classmethod
+    def make(cls, prefix: str) -> _RunFolder:
+        folder = cls(Path(tempfile.mkdtemp(prefix=prefix)))
+        for path in (folder.work, folder.hypothesis, folder.temp):
+            path.mkdir()
+        # other uids may pass through (never list) to a scratch folder of theirs below: the uid level
+        for path in (folder.root, folder.temp):
+            path.chmod(0o711)
+        folder.ini.write_text(_INI, encoding="utf-8")
+        return folder
+
+
+def _environment(folder: _RunFolder) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     env.update(
         PYTHONHASHSEED="0",
-        HYPOTHESIS_STORAGE_DIRECTORY=str(hypothesis_dir),
+        HYPOTHESIS_STORAGE_DIRECTORY=str(folder.hypothesis),
+        TMPDIR=str(folder.temp),
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         PYTHONDONTWRITEBYTECODE="1",
@@ -439,17 +476,12 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
         files[key].unlink(missing_ok=True)
     if s.gradescope_results is not None:
         s.gradescope_results.unlink(missing_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"vicheck-grade-{sub.name}-"))
+    folder = _RunFolder.make(f"vicheck-grade-{sub.name}-")
     try:
-        cwd, hyp = tmp / "work", tmp / "hypothesis"
-        cwd.mkdir()
-        hyp.mkdir()
-        ini = tmp / "pytest.ini"
-        ini.write_text(_INI, encoding="utf-8")
-        cmd = _command(sub, s, files, ini, cwd)
+        cmd = _command(sub, s, files, folder.ini, folder.work)
         timed_out = False
         files["log"].write_bytes(("$ " + shlex.join(cmd) + "\n").encode())
-        proc = _launch(cmd, cwd, _environment(hyp), files["log"], s)
+        proc = _launch(cmd, folder.work, _environment(folder), files["log"], s)
 
         running[sub.name] = proc
         try:
@@ -520,7 +552,7 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
         _write_state(sub, sha, s, files)
         return Outcome(sub.name, report, "graded", seconds)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(folder.root, ignore_errors=True)
 
 
 def _without_warm(s: _Settings) -> _Settings:
@@ -712,9 +744,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for note in notes:
             print(f"vicheck grade: {note}", file=sys.stderr)
-    warm_dir: Path | None = None
+    warm_dir: _RunFolder | None = None
     if not args.no_warm and pytest_command() == _DEFAULT_PYTEST and _grades_at_least(WARM_FROM, subs, settings):
-        warm_dir = Path(tempfile.mkdtemp(prefix="vicheck-warm-"))
+        warm_dir = _RunFolder.make("vicheck-warm-")
         settings.warm = _start_warm(settings, warm_dir, args.quiet)
     try:
         outcomes = _grade_all(subs, settings, jobs, args.quiet)
@@ -722,7 +754,7 @@ def run(args: argparse.Namespace) -> int:
         if settings.warm is not None:
             settings.warm.close()
         if warm_dir is not None:
-            shutil.rmtree(warm_dir, ignore_errors=True)
+            shutil.rmtree(warm_dir.root, ignore_errors=True)
     write_summary_csv({o.name: o.report for o in outcomes}, out / "summary.csv")
     page: Path | None = None
     try:  # the class page is a view of the reports: its failure never fails grading
@@ -752,21 +784,16 @@ def _grades_at_least(n: int, subs: list[Submission], s: _Settings) -> bool:
     return False
 
 
-def _start_warm(s: _Settings, folder: Path, quiet: bool) -> ForkServer | None:
+def _start_warm(s: _Settings, folder: _RunFolder, quiet: bool) -> ForkServer | None:
     """The warm worker, ready (imports done, the run rehearsed on the reference); ``None``, saying why, when
     it cannot start: then each submission gets a fresh process, as before."""
-    work, hyp = folder / "work", folder / "hypothesis"
-    work.mkdir()
-    hyp.mkdir()
-    ini = folder / "pytest.ini"
-    ini.write_text(_INI, encoding="utf-8")
-    rehearsal = Submission("rehearsal", folder / "rehearsal.py", folder / "rehearsal.py")
-    cmd = _command(rehearsal, s, _outputs(folder, "rehearsal"), ini, work)
+    rehearsal = Submission("rehearsal", folder.root / "rehearsal.py", folder.root / "rehearsal.py")
+    cmd = _command(rehearsal, s, _outputs(folder.root, "rehearsal"), folder.ini, folder.work)
     log = s.out / STATE_DIR / "warm-worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         with log.open("wb") as err:
-            server = ForkServer(_DEFAULT_PYTEST[0], _environment(hyp), work, err)
+            server = ForkServer(_DEFAULT_PYTEST[0], _environment(folder), folder.work, err)
         seconds = server.warm(cmd[len(_DEFAULT_PYTEST) :])
     except (ForkServerUnavailable, OSError) as exc:
         if not quiet:

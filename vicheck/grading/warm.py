@@ -32,6 +32,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -257,6 +258,7 @@ def _child(request: dict[str, Any], private: tuple[int, int], main: Callable[[li
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # read once, lazily, like the next: TMPDIR is this run's own folder
         if "hypothesis.configuration" in sys.modules:  # read once, lazily: the rehearsal may have read it
             from hypothesis.configuration import set_hypothesis_home_dir
 
