@@ -26,6 +26,7 @@ import torch
 import torch.distributions as dist
 
 from reference.contract import NAMES
+from tests.zygotes import installed_zygote
 from vicheck.implementation import (
     CallFailed,
     CallTimeout,
@@ -106,13 +107,31 @@ def _write_notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sandbox")
+@pytest.fixture(scope="module", params=["fresh", "zygote"])
+def start(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """How children start: afresh, or (namespaces only) forked by a zygote, as in a warm grading run.
+    Every test of this module runs both ways."""
+    if request.param == "fresh":
+        yield "fresh"
+        return
+    if LEVEL != "namespaces":
+        pytest.skip(f"children are forked from a zygote under the namespaces level only; this machine has {LEVEL}")
+    with installed_zygote(tmp_path_factory.mktemp("zygote")):
+        yield "zygote"
 
 
 @pytest.fixture(scope="module")
-def children(folder: Path) -> Iterator[dict[str, IsolatedImplementation]]:
+def folder(tmp_path_factory: pytest.TempPathFactory, start: str) -> Path:
+    return tmp_path_factory.mktemp(f"sandbox-{start}")
+
+
+@pytest.fixture(autouse=True)
+def _every_test_both_ways(start: str) -> None:
+    """Makes each test of this module depend on :func:`start`."""
+
+
+@pytest.fixture(scope="module")
+def children(folder: Path, start: str) -> Iterator[dict[str, IsolatedImplementation]]:
     """Every shared child, started at once so that they load side by side."""
     probe = folder / "probe.py"
     probe.write_text(PROBE)

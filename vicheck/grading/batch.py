@@ -138,6 +138,8 @@ class _Settings:
     cancel: threading.Event = field(default_factory=threading.Event)
     #: the warm worker that forks each pytest run, or None: a fresh pytest process per submission
     warm: ForkServer | None = None
+    #: the folder the warm worker's runs make their folders in (its zygote's ``/jobs``), or None
+    jobs: Path | None = None
 
 
 # --------------------------------------------------------------------------------------------- expansion
@@ -391,9 +393,14 @@ class _RunFolder:
     def ini(self) -> Path:
         return self.root / "pytest.ini"
 
+    @property
+    def jobs(self) -> Path:
+        """Where the warm worker's runs make their folders: its zygote sees it as ``/jobs``."""
+        return self.root / "jobs"
+
     @classmethod
-    def make(cls, prefix: str) -> _RunFolder:
-        folder = cls(Path(tempfile.mkdtemp(prefix=prefix)))
+    def make(cls, prefix: str, parent: Path | None = None) -> _RunFolder:
+        folder = cls(Path(tempfile.mkdtemp(prefix=prefix, dir=parent)))
         for path in (folder.work, folder.hypothesis, folder.temp):
             path.mkdir()
         # other uids may pass through (never list) to a scratch folder of theirs below: the uid level
@@ -476,7 +483,8 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
         files[key].unlink(missing_ok=True)
     if s.gradescope_results is not None:
         s.gradescope_results.unlink(missing_ok=True)
-    folder = _RunFolder.make(f"vicheck-grade-{sub.name}-")
+    # a warm worker's runs lie in its jobs folder, where its zygote can fork their children
+    folder = _RunFolder.make(f"vicheck-grade-{sub.name}-", s.jobs if s.warm is not None else None)
     try:
         cmd = _command(sub, s, files, folder.ini, folder.work)
         timed_out = False
@@ -794,13 +802,19 @@ def _start_warm(s: _Settings, folder: _RunFolder, quiet: bool) -> ForkServer | N
     try:
         with log.open("wb") as err:
             server = ForkServer(_DEFAULT_PYTEST[0], _environment(folder), folder.work, err)
-        seconds = server.warm(cmd[len(_DEFAULT_PYTEST) :])
+        jobs = None
+        if s.isolation == "namespaces":  # a zygote forks the jailed children
+            jobs = folder.jobs
+            jobs.mkdir(mode=0o700, exist_ok=True)
+        seconds = server.warm(cmd[len(_DEFAULT_PYTEST) :], jobs=jobs)
     except (ForkServerUnavailable, OSError) as exc:
         if not quiet:
             print(f"vicheck grade: no warm worker ({exc}); a fresh process per submission", file=sys.stderr)
         return None
+    s.jobs = jobs
     if not quiet:
-        print(f"vicheck grade: warm worker ready in {seconds:.1f} s (pid {server.pid})", file=sys.stderr)
+        zygote = f"; zygote {server.zygote}" if server.zygote else ""
+        print(f"vicheck grade: warm worker ready in {seconds:.1f} s (pid {server.pid}){zygote}", file=sys.stderr)
     return server
 
 

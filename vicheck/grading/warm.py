@@ -37,7 +37,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vicheck.sandbox.zygote import Zygote
 
 __all__ = ["ForkServer", "ForkServerUnavailable", "WarmRun"]
 
@@ -91,6 +94,8 @@ class ForkServer:
         self._next = 0
         self._dead = False
         self.ready_seconds = 0.0
+        #: "" when no zygote was asked for; else "ready in N s" or why there is none
+        self.zygote = ""
         self._ready = threading.Event()
         self._failure = ""
         self._reader = threading.Thread(target=self._read, name="vicheck-warm-reader", daemon=True)
@@ -100,10 +105,16 @@ class ForkServer:
     def pid(self) -> int:
         return self._proc.pid
 
-    def warm(self, args: list[str], timeout: float = READY_SECONDS, *, rehearse: bool = True) -> float:
+    def warm(
+        self, args: list[str], timeout: float = READY_SECONDS, *, rehearse: bool = True, jobs: Path | None = None
+    ) -> float:
         """Import and rehearse ``args`` in the server; seconds it took. :class:`ForkServerUnavailable` when
-        it fails or takes longer than ``timeout``. ``rehearse=False`` (tests) only imports pytest."""
-        self._send({"warm": args, "rehearse": rehearse})
+        it fails or takes longer than ``timeout``. ``rehearse=False`` (tests) only imports pytest.
+
+        With ``jobs`` (a folder the runs' scratch folders will lie in), the server also starts a zygote
+        (:mod:`vicheck.sandbox.zygote`) that forks the runs' jailed children; :attr:`zygote` then says how
+        that went (without one, children start afresh, as they would anyway)."""
+        self._send({"warm": args, "rehearse": rehearse, "jobs": str(jobs) if jobs is not None else None})
         if not self._ready.wait(timeout) or self._failure:
             self.close()
             raise ForkServerUnavailable(self._failure or f"not ready within {timeout:g} s")
@@ -140,6 +151,7 @@ class ForkServer:
                 continue
             if "ready" in message:
                 self.ready_seconds = float(message["ready"])
+                self.zygote = str(message.get("zygote") or "")
                 self._ready.set()
             elif "failed" in message:
                 self._failure = str(message["failed"])[:2000]
@@ -225,6 +237,38 @@ def _rehearse(args: list[str]) -> None:
     torch.random.set_rng_state(state)
 
 
+def _start_zygote(jobs: str | None) -> Zygote | None:
+    """The zygote whose children the runs will fork, started now (its imports overlap the rehearsal), or
+    ``None`` (said on stderr, the warm worker's log) when none was asked for or it cannot start."""
+    if not jobs:
+        return None
+    from vicheck.sandbox.isolated import child_environment
+    from vicheck.sandbox.jail import IsolationUnavailable, Jail
+    from vicheck.sandbox.limits import Limits
+    from vicheck.sandbox.zygote import Zygote, ZygoteUnavailable
+
+    try:
+        return Zygote(Jail("namespaces", Limits()), Path(jobs), child_environment("/submission", "namespaces"))
+    except (IsolationUnavailable, ZygoteUnavailable, OSError) as exc:
+        print(f"vicheck warm worker: no zygote ({exc})", file=sys.stderr)
+        return None
+
+
+def _zygote_ready(zygote: Zygote | None) -> str:
+    """Wait for the zygote and install it for the forks; what to tell the grader."""
+    if zygote is None:
+        return ""
+    from vicheck.sandbox import zygote as zygotes
+
+    try:
+        seconds = zygote.wait_ready(READY_SECONDS)
+    except zygotes.ZygoteUnavailable as exc:
+        print(f"vicheck warm worker: no zygote ({exc})", file=sys.stderr)
+        return f"none: {exc}"
+    zygotes.install(zygote.address)
+    return f"ready after {seconds:.1f} s more"
+
+
 def _strip(args: list[str], options: set[str]) -> list[str]:
     """``args`` without ``options`` and their values."""
     out: list[str] = []
@@ -296,6 +340,7 @@ def serve(main: Callable[[list[str]], Any] | None = None) -> int:
         out.flush()
 
     running: dict[int, int] = {}  # pid -> run id
+    zygote: Zygote | None = None
     buffer = b""
     warmed = False
     while True:
@@ -315,8 +360,10 @@ def serve(main: Callable[[list[str]], Any] | None = None) -> int:
 
                     if main is None:
                         main = pytest.main
+                    zygote = _start_zygote(request.get("jobs"))
                     if request.get("rehearse", True):
                         _rehearse(list(request["warm"]))
+                    zygote_state = _zygote_ready(zygote)
                     import gc
 
                     gc.collect()
@@ -325,7 +372,7 @@ def serve(main: Callable[[list[str]], Any] | None = None) -> int:
                     reply({"failed": f"{type(exc).__name__}: {exc}"})
                     return 1
                 warmed = True
-                reply({"ready": round(time.monotonic() - start, 3)})
+                reply({"ready": round(time.monotonic() - start, 3), "zygote": zygote_state})
             elif "run" in request and warmed and main is not None:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -347,6 +394,8 @@ def serve(main: Callable[[list[str]], Any] | None = None) -> int:
     for pid in running:  # the grader has gone: nothing of ours outlives it
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+    if zygote is not None:
+        zygote.close()
     return 0
 
 

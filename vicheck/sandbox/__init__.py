@@ -9,7 +9,10 @@
 * :mod:`~vicheck.sandbox.handles` and :mod:`~vicheck.sandbox.wire` - objects that stay in the child, and
   the messages to and from it;
 * :mod:`~vicheck.sandbox.isolated` - :class:`IsolatedImplementation`, the facade over all of it;
-* ``_child.py``, ``_codec.py``, ``_cells.py`` - what runs in the child (loaded there by path).
+* :mod:`~vicheck.sandbox.zygote` - children forked, each into namespaces of its own, from a jailed process
+  that imported torch once (a warm grading run's);
+* ``_child.py``, ``_codec.py``, ``_cells.py``, ``_zygote.py`` - what runs in the child and the zygote (loaded
+  there by path).
 """
 
 from typing import Any

@@ -267,13 +267,12 @@ def _isolate_imports(config: dict[str, Any]) -> None:
             del sys.modules[name]
 
 
-def main(argv: list[str]) -> None:
-    """Entry point: ``argv = [FD_IN, FD_OUT, CONFIG_JSON]``."""
+def prepare(config: dict[str, Any]) -> tuple[types.ModuleType, types.ModuleType]:
+    """Everything before the submission: numpy and torch imported, the grader's two files loaded by path
+    (the wire format and the notebook executor), the grader's packages made unimportable. A zygote
+    (``_zygote.py``) runs this once and forks a child per submission; a fresh child runs it itself."""
     import importlib.util
-    import json
 
-    fd_in, fd_out, config = int(argv[0]), int(argv[1]), json.loads(argv[2])
-    _set_limits(config)
     import numpy  # noqa: F401 - imported before the submission can shadow it
     import torch
 
@@ -292,6 +291,11 @@ def main(argv: list[str]) -> None:
     # level (IPython is imported when a notebook runs)
     cells = by_path("_vicheck_cells", config["cells"])
     _isolate_imports(config)
+    return codec, cells
+
+
+def serve_submission(fd_in: int, fd_out: int, codec: types.ModuleType, cells: types.ModuleType) -> None:
+    """Load the submission the parent sends, answer its requests until the pipe closes, exit."""
     child = Child(fd_in, fd_out, codec, cells)
     try:
         child.load(child.read())
@@ -299,6 +303,16 @@ def main(argv: list[str]) -> None:
     except EOFError:
         pass
     os._exit(0)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``argv = [FD_IN, FD_OUT, CONFIG_JSON]``."""
+    import json
+
+    fd_in, fd_out, config = int(argv[0]), int(argv[1]), json.loads(argv[2])
+    _set_limits(config)
+    codec, cells = prepare(config)
+    serve_submission(fd_in, fd_out, codec, cells)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,11 @@ from vicheck.implementation import (
     SubmissionProblem,
     TimeLimitExhausted,
 )
+from vicheck.sandbox import zygote
 from vicheck.sandbox.budget import TimeBudget
 from vicheck.sandbox.describe import describe_call
 from vicheck.sandbox.handles import HandleTable, RemoteAttributeError, RemoteObject
-from vicheck.sandbox.jail import Jail
+from vicheck.sandbox.jail import Jail, Jailed
 from vicheck.sandbox.limits import Limits, child_rlimits
 from vicheck.sandbox.loading import load_message
 from vicheck.sandbox.process import ChildProcess, Died, Expired, exit_detail
@@ -117,17 +118,7 @@ class IsolatedImplementation(Implementation):
             "cells": inside.files["_cells.py"],
             "strip_paths": [str(_HERE.parent.parent.resolve())],
         }
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin") if self.isolation == "process" else "/usr/bin:/bin",
-            "HOME": inside.scratch,
-            "TMPDIR": f"{inside.scratch}/tmp",
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": f"{inside.scratch}/.matplotlib",
-            "IPYTHONDIR": f"{inside.scratch}/.ipython",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "LANG": "C.UTF-8",
-        }
+        env = child_environment(inside.scratch, self.isolation)
         down_r, down_w = os.pipe()
         up_r, up_w = os.pipe()
         for fd in (down_w, up_w):  # larger pipes: fewer context switches for big tensors
@@ -137,9 +128,7 @@ class IsolatedImplementation(Implementation):
                 pass
         argv = [sys.executable, "-I", inside.files["_child.py"], str(down_r), str(up_w), json.dumps(config)]
         try:
-            jailed = self._jail.start(
-                argv, scratch=self._scratch, files=CHILD_FILES, env=env, log=log, pass_fds=(down_r, up_w)
-            )
+            jailed = self._start(argv, config, env, log, (down_r, up_w))
         except BaseException:
             for fd in (down_w, up_r):
                 os.close(fd)
@@ -147,10 +136,34 @@ class IsolatedImplementation(Implementation):
         finally:
             os.close(down_r)
             os.close(up_w)
+        if jailed is None:  # a zygote's keeper may still hold those pipes: start afresh with new ones
+            for fd in (down_w, up_r):
+                os.close(fd)
+            self._spawn()
+            return
         os.set_blocking(down_w, False)
         self._child = ChildProcess(jailed, down_w, up_r, log, gen)
         self._child.send_some(encode_request(self._load_message, self))
         self._loading = True
+
+    def _start(
+        self, argv: list[str], config: dict[str, Any], env: dict[str, str], log: Path, fds: tuple[int, int]
+    ) -> Jailed | zygote.ForkedChild | None:
+        """The child, forked by this process's zygote when there is one for its scratch folder, else started
+        afresh in the jail; ``None`` when the zygote failed after it was handed ``fds``."""
+        address = zygote.installed() if self.isolation == "namespaces" else None
+        if address is not None and address.relative(self._scratch) is not None:
+            try:
+                return zygote.spawn(
+                    address, scratch=self._scratch, config=config, env=env, argv=argv[2:], log=log, fds=fds
+                )
+            except zygote.ZygoteUnavailable as exc:
+                # the same child, started afresh: the grader's trouble, not the submission's, so only logged
+                zygote.uninstall()
+                print(f"vicheck: the zygote could not start a child ({exc}); starting it afresh", file=sys.stderr)
+                if exc.sent:
+                    return None
+        return self._jail.start(argv, scratch=self._scratch, files=CHILD_FILES, env=env, log=log, pass_fds=fds)
 
     def _wait_loaded(self, call: str) -> ChildProcess:
         """The child, loaded; starts one first when there is none (after a crash or a time-out)."""
@@ -433,6 +446,22 @@ class IsolatedImplementation(Implementation):
             self.close()
         except Exception:
             pass
+
+
+def child_environment(scratch: str, isolation: str) -> dict[str, str]:
+    """A child's whole environment; ``scratch`` is its folder as it sees it. The thread counts must be
+    there when torch is imported (OpenMP reads them as it loads): a zygote is started with them too."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin") if isolation == "process" else "/usr/bin:/bin",
+        "HOME": scratch,
+        "TMPDIR": f"{scratch}/tmp",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{scratch}/.matplotlib",
+        "IPYTHONDIR": f"{scratch}/.ipython",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
 
 
 def _time_out(call: str, seconds: float, *, name: str | None = None, earlier: str | None = None) -> NoReturn:

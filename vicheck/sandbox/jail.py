@@ -420,8 +420,46 @@ class Jail:
                 os.close(info_w)
         return Jailed(proc, self.level, slot, info_r)
 
-    def _bwrap_command(self, argv: list[str], scratch: Path, files: Mapping[str, Path], info_fd: int) -> list[str]:
-        """bubblewrap's command line: the namespaces, the read-only view, the scratch folder, then ``argv``."""
+    def start_zygote(
+        self,
+        argv: list[str],
+        *,
+        jobs: Path,
+        files: Mapping[str, Path],
+        env: dict[str, str],
+        log: Path,
+        pass_fds: tuple[int, ...],
+    ) -> Jailed:
+        """Start a zygote (:mod:`vicheck.sandbox.zygote`) in this jail: the view a child has, with ``jobs``
+        at ``/jobs`` instead of one scratch folder at ``/submission`` (an empty mount point), and ``/dev``
+        read-only (each forked child gets a ``/dev/shm`` of its own)."""
+        if self.level != "namespaces":
+            raise IsolationUnavailable(f"a zygote runs under the namespaces level only, not {self.level}")
+        info_r, info_w = os.pipe()
+        try:
+            cmd = self._bwrap_command(argv, jobs, files, info_w, zygote=True)
+            with open(log, "wb") as logf:
+                proc = subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(*pass_fds, info_w),
+                    start_new_session=True,
+                )
+        except BaseException:
+            os.close(info_r)
+            raise
+        finally:
+            os.close(info_w)
+        return Jailed(proc, self.level, None, info_r)
+
+    def _bwrap_command(
+        self, argv: list[str], scratch: Path, files: Mapping[str, Path], info_fd: int, *, zygote: bool = False
+    ) -> list[str]:
+        """bubblewrap's command line: the namespaces, the read-only view, the scratch folder (for a zygote:
+        the jobs folder ``scratch`` at ``/jobs``), then ``argv``."""
         exe, _ = _bwrap()
         cmd = [exe, *_NAMESPACE_FLAGS, "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
         cmd += ["--info-fd", str(info_fd)]
@@ -432,7 +470,11 @@ class Jail:
             for name in _GRADER_PACKAGES:  # a non-editable install of the grader: hide its sources
                 if (folder / name).is_dir():
                     cmd += ["--tmpfs", str(folder / name), "--remount-ro", str(folder / name)]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/submission", "--chdir", "/submission"]
+        cmd += ["--proc", "/proc", "--dev", "/dev"]
+        if zygote:
+            cmd += ["--remount-ro", "/dev", "--bind", str(scratch), "/jobs", "--dir", "/submission", "--chdir", "/"]
+        else:
+            cmd += ["--bind", str(scratch), "/submission", "--chdir", "/submission"]
         for name, path in files.items():
             cmd += ["--ro-bind", str(path), f"/grader/{name}"]
         return [*cmd, "--remount-ro", "/", "--", *argv]

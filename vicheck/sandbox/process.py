@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vicheck.sandbox import _codec
 from vicheck.sandbox.jail import Jailed
+from vicheck.sandbox.zygote import ForkedChild
 
 __all__ = ["ChildProcess", "Died", "Expired", "exit_detail"]
 
@@ -50,7 +51,7 @@ def exit_detail(returncode: int | None) -> str:
 class ChildProcess:
     """A started child (``jailed``), the parent's ends of its pipes, and its log file."""
 
-    def __init__(self, jailed: Jailed, fd_write: int, fd_read: int, log: Path, gen: int) -> None:
+    def __init__(self, jailed: Jailed | ForkedChild, fd_write: int, fd_read: int, log: Path, gen: int) -> None:
         self.jailed, self.fd_write, self.fd_read, self.log, self.gen = jailed, fd_write, fd_read, log, gen
         self.rbuf = bytearray()
         self.poller = select.poll()
