@@ -103,6 +103,23 @@ def unhides_jobs():
     )
 
 
+def machine():
+    """What the submission's numbers may depend on besides its code."""
+    import numpy
+
+    grid = torch.linspace(0, 1, 1001, dtype=torch.float32)
+    return {{
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "cpus": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "threads": [torch.get_num_threads(), torch.get_num_interop_threads()],
+        "torch_sum": float(grid.exp().sum()),
+        "numpy_sum": float(numpy.exp(grid.numpy()).sum()),
+        "seeded": torch.randn(3, generator=torch.Generator().manual_seed(1)).tolist(),
+        "default_generator": torch.initial_seed(),
+    }}
+
+
 def leave_process():
     code = "import ctypes, time; ctypes.CDLL(None).prctl(15, b'{LEFT_BEHIND}', 0, 0, 0); time.sleep(60)"
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -179,6 +196,21 @@ def test_the_child_has_no_capabilities_and_cannot_unhide_the_jobs_folder(
         assert impl.invoke("capabilities") == [0] * 6
         assert impl.invoke("mounts_tmpfs") == "EPERM"
         assert impl.invoke("unhides_jobs") in ("unshare refused", "umount refused")
+
+
+def test_a_forked_child_computes_as_a_fresh_one(installed: zygote.Zygote, submission: Path) -> None:
+    """Same instruction set, threads and random streams: the same float32 results, bit for bit."""
+    with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+        assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+        forked = impl.invoke("machine")
+    zygote.install(None)
+    try:
+        with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+            assert not isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+            fresh = impl.invoke("machine")
+    finally:
+        zygote.install(installed.address)
+    assert forked == fresh
 
 
 def test_the_childs_descriptors_are_the_ones_it_is_told(installed: zygote.Zygote, submission: Path) -> None:

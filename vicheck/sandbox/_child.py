@@ -109,6 +109,11 @@ class Child:
                 cuda.manual_seed_all(seed)
 
         self.seeders = (seed_torch, random.seed, np.random.seed)
+        # an interpreter seeds these from the OS as it starts (torch too, since 2.x): every child, fresh or
+        # forked from a zygote, starts from seed 0 instead, so that a call made without a seed is as
+        # reproducible as the rest of the report
+        for seeder in self.seeders:
+            seeder(0)
         self.namespace: dict[str, Any] = {}
         self.aliases: dict[str, str] = {}
         self.handles: dict[int, Any] = {}
@@ -277,6 +282,10 @@ def prepare(config: dict[str, Any]) -> tuple[types.ModuleType, types.ModuleType]
     import torch
 
     torch.set_num_threads(1)
+    # the vector instruction set torch's kernels use is decided once, reading /proc/cpuinfo: decide it now,
+    # as a fresh child would at its first operation (a zygote's children see no /proc, and would fall back
+    # to unvectorised kernels, whose float32 sums round differently)
+    torch.backends.cpu.get_cpu_capability()
 
     def by_path(name: str, path: str) -> types.ModuleType:
         spec = importlib.util.spec_from_file_location(name, path)

@@ -19,8 +19,8 @@ child's request pipe, its reply pipe, its log). The zygote forks a *keeper*, whi
 3. forks the namespace's first process (*init*: it reaps orphans and ends with the child, as bubblewrap's
    does; its end kills every process left in the namespace), which forks the *child*: no capabilities
    (bounding, ambient, effective, permitted and inheritable sets cleared), no new privileges, the
-   submission's rlimits, environment and descriptors, fresh ``random`` and numpy seeds, then
-   ``_child.serve_submission``.
+   submission's rlimits, environment and descriptors, then ``_child.serve_submission`` (which seeds the
+   random generators as every child's start).
 
 The keeper answers ``{"started": true}`` once the child is ready (``{"failed": WHY}`` otherwise, after the
 namespace is gone) and ``{"exit": STATUS}`` when init ends (bubblewrap's convention: ``128 + N`` for a
@@ -245,15 +245,11 @@ class _Zygote:
         os._exit(0)  # serve_submission exits itself; never reached
 
     def fresh_modules(self) -> None:
-        """What a new interpreter would have afresh: temporary folder unread, random seeds from the OS."""
-        import random
+        """What a new interpreter would have afresh: the temporary folder not yet read (``_child.Child``
+        seeds the random generators itself)."""
         import tempfile
 
         tempfile.tempdir = None
-
-        random.seed()
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed()
 
 
 # ------------------------------------------------------------------------------------------ the server
