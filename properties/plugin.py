@@ -304,8 +304,9 @@ def _sha256(spec: str) -> str:
 
 
 def _write(vc: VicheckConfig) -> None:
+    """Write the report: compact while the run goes on (around every property), indented once complete."""
     if vc.grade_report is not None and vc.report is not None:
-        vc.report.write(vc.grade_report)
+        vc.report.write(vc.grade_report, interim=not vc.report.complete)
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,12 @@ interface (instructors' scripts read them): ``submission``, ``score``, ``max_sco
 
 from __future__ import annotations
 
+import copy
 import json
+import operator
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +64,22 @@ class GradeReport:
         return float(sum(p.weight for p in self.properties))
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {
+        """The report's JSON form, sharing nothing mutable with the report."""
+        return copy.deepcopy(self._json_view())
+
+    def _json_view(self) -> dict[str, Any]:
+        # the JSON form with the report's own lists and dicts inside, for serialising at once: the plugin
+        # writes the report around every property, and dataclasses.asdict's recursive deep copy was most of
+        # what that cost
+        data: dict[str, Any] = {
             "submission": self.submission,
             "score": self.score,
             "max_score": self.max_score,
-            "properties": data.pop("properties"),
-            "errors": list(self.errors),
-            **{k: v for k, v in data.items() if k not in ("submission", "errors")},
+            "properties": [dict(zip(_PROPERTY_FIELDS, _property_values(p), strict=True)) for p in self.properties],
+            "errors": self.errors,
         }
+        data.update((name, getattr(self, name)) for name in _REPORT_FIELDS if name not in data)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GradeReport:
@@ -78,15 +87,23 @@ class GradeReport:
         known = {f for f in cls.__dataclass_fields__ if f != "properties"}
         return cls(properties=props, **{k: v for k, v in data.items() if k in known})
 
-    def write(self, path: str | os.PathLike[str]) -> None:
-        write_json_atomic(Path(path), self.to_json())
+    def write(self, path: str | os.PathLike[str], *, interim: bool = False) -> None:
+        """Write the JSON report; ``interim``: a snapshot of a run still going (compact JSON, written after
+        every property, where the indented form cost a pure-Python encoding of the whole report each time)."""
+        write_json_atomic(Path(path), self._json_view(), indent=None if interim else 2)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+_PROPERTY_FIELDS = tuple(f.name for f in fields(PropertyResult))
+_property_values = operator.attrgetter(*_PROPERTY_FIELDS)
+_REPORT_FIELDS = tuple(f.name for f in fields(GradeReport))
+
+
+def write_json_atomic(path: Path, data: Any, indent: int | None = 2) -> None:
     """Write JSON so that a reader (or a kill mid-write) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
+        # json.dumps, not json.dump: only dumps uses the C encoder (when not indenting)
+        fh.write(json.dumps(data, indent=indent))
         fh.write("\n")
     os.replace(tmp, path)

@@ -57,6 +57,25 @@ class _ArrayBytes(_TensorBytes):
     __slots__ = ()
 
 
+def _reduce(obj: Any) -> Any:
+    """The reduction of ``obj`` in a request (``NotImplemented``: pickle's own)."""
+    if type(obj) is torch.Tensor and obj.dtype in _NUMPY_DTYPES and obj.layout == torch.strided:
+        if obj.requires_grad:
+            return (torch.Tensor.requires_grad_, (obj.detach(),))
+        if obj.device.type == "cpu" and not obj.is_conj() and not obj.is_neg():
+            # reshape(from_numpy(frombuffer(bytes))): far faster than torch's own reduction (torch.load)
+            return (torch.reshape, (_TensorBytes(obj.numpy()), tuple(obj.shape)))
+    if type(obj) is _TensorBytes:
+        return (torch.from_numpy, (_ArrayBytes(obj.array),))
+    if type(obj) is _ArrayBytes:
+        return (np.frombuffer, (bytearray(obj.array.tobytes()), obj.array.dtype.str))
+    if type(obj) is _transforms._InverseTransform:
+        return (getattr, (obj.inv, "inv"))
+    if not isinstance(obj, type) and type(obj).__module__.partition(".")[0] in BLOCKED:
+        raise TypeError(f"a {type(obj).__qualname__} (a grader object) cannot be passed to a submission")
+    return NotImplemented
+
+
 class Pickler(pickle.Pickler):
     """Pickles requests: handles by id, grader functions as callbacks, ``_InverseTransform`` rebuilt."""
 
@@ -76,27 +95,37 @@ class Pickler(pickle.Pickler):
         return None
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is torch.Tensor and obj.dtype in _NUMPY_DTYPES and obj.layout == torch.strided:
-            if obj.requires_grad:
-                return (torch.Tensor.requires_grad_, (obj.detach(),))
-            if obj.device.type == "cpu" and not obj.is_conj() and not obj.is_neg():
-                # reshape(from_numpy(frombuffer(bytes))): far faster than torch's own reduction (torch.load)
-                return (torch.reshape, (_TensorBytes(obj.numpy()), tuple(obj.shape)))
-        if type(obj) is _TensorBytes:
-            return (torch.from_numpy, (_ArrayBytes(obj.array),))
-        if type(obj) is _ArrayBytes:
-            return (np.frombuffer, (bytearray(obj.array.tobytes()), obj.array.dtype.str))
-        if type(obj) is _transforms._InverseTransform:
-            return (getattr, (obj.inv, "inv"))
-        if not isinstance(obj, type) and type(obj).__module__.partition(".")[0] in BLOCKED:
-            raise TypeError(f"a {type(obj).__qualname__} (a grader object) cannot be passed to a submission")
-        return NotImplemented
+        return _reduce(obj)
+
+
+class _HasReferences(Exception):
+    """The request holds a handle or a callback: it needs :class:`Pickler`'s persistent ids."""
+
+
+class _PlainPickler(pickle.Pickler):
+    """Pickles a request that holds no handle and no callback (most of them), as :class:`Pickler` would,
+    byte for byte, but without ``persistent_id``: pickle calls that hook for every object it meets (about
+    95 per request, distributions being pickled whole), while ``reducer_override`` is only called for
+    objects that are not plain data or already pickled, which still includes every handle and callback."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is RemoteObject or _is_callback(obj):
+            raise _HasReferences
+        return _reduce(obj)
 
 
 def encode_request(message: dict[str, Any], impl: IsolatedImplementation) -> bytes:
     """One framed pickle of ``message``."""
     buf = io.BytesIO()
-    Pickler(buf, impl).dump(message)
+    try:
+        _PlainPickler(buf).dump(message)
+    except _HasReferences:
+        # nothing was registered or bound yet: start again, with the persistent ids
+        buf = io.BytesIO()
+        Pickler(buf, impl).dump(message)
     return _codec.frame(b"P", buf.getvalue())
 
 
