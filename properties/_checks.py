@@ -129,10 +129,15 @@ def as_tensor(
 
     if isinstance(value, bool) or not isinstance(value, (torch.Tensor, float, int)):
         raise fail(f"returned a {type(value).__name__}, not a number or tensor", expected="a torch.Tensor or a float")
+    # as few torch operations as possible: each call into the implementation ends here, and every operation
+    # right after the wait for the child's reply is slow (the process resumes with cold caches)
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise fail(f"returned a {value.dtype} tensor", expected="a real tensor")
-        t = torch.Tensor.as_subclass(value.detach(), torch.Tensor).to("cpu", torch.float64).clone()
+        plain = value.detach()
+        if type(plain) is not torch.Tensor:
+            plain = torch.Tensor.as_subclass(plain, torch.Tensor)
+        t = plain.to("cpu", torch.float64, copy=True)
     else:
         t = torch.tensor(float(value), dtype=torch.float64)
     if shape is not None and tuple(t.shape) != shape:
@@ -140,7 +145,7 @@ def as_tensor(
             t = t.reshape(())
         else:
             raise fail("returned the wrong shape", expected=f"shape {shape}", got=f"shape {tuple(t.shape)}")
-    if finite and not bool(torch.isfinite(t).all()):
+    if finite and not (math.isfinite(t.item()) if t.dim() == 0 else bool(torch.isfinite(t).all())):
         raise fail("returned a non-finite value", expected="finite values", got=fmt(t))
     return t
 

@@ -16,8 +16,9 @@ def fmt(value: Any) -> str:
     """A number in its shortest exact form for its dtype (float32 values print as typed: 1.2, not 1.2000000476)."""
     if isinstance(value, torch.Tensor):
         if value.numel() == 1:
-            v = value.detach().reshape(()).cpu()
-            return str(np.float32(v.item())) if v.dtype == torch.float32 else repr(v.item())
+            # item() reads a one-element tensor of any shape, device or grad (one torch call, not four)
+            x = value.item()
+            return str(np.float32(x)) if value.dtype == torch.float32 else repr(x)
         return _tensor(value)
     if isinstance(value, float):
         return repr(value)

@@ -93,7 +93,7 @@ def cache_key(value: Any) -> Any:
 
 def oracle_cache(func: F) -> F:
     """Remember ``func``'s results by the exact bits of its arguments. ``func`` must be a pure function of
-    them returning a float, a string, ``None`` or a tuple of these (nothing a caller could change)."""
+    them returning a float, a bool, a string, ``None`` or a tuple of these (nothing a caller could change)."""
     store: OrderedDict[Any, Any] = OrderedDict()
 
     @functools.wraps(func)

@@ -134,6 +134,7 @@ def _scipy(d: dist.Distribution) -> stats.rv_continuous | None:
     return None
 
 
+@oracle_cache
 def cdf(d: dist.Distribution, x: float) -> float:
     """P(X <= x) from scipy (mixtures: the weighted sum of the components' cdfs)."""
     if isinstance(d, dist.MixtureSameFamily):

@@ -61,6 +61,30 @@ def _bound_shrinking() -> None:
         engine.MAX_SHRINKING_SECONDS = _SHRINK_SECONDS
 
 
+def _remember_function_digests() -> None:
+    """Compute Hypothesis' digest of each property's source once per process instead of twice per run.
+
+    Under the derandomized profiles the digest seeds the property's examples, and Hypothesis computes it
+    again at every run (and once more for its database key) by reading and tokenizing the property's
+    source: a tenth of a second per submission. A function's digest does not change while the process
+    holds it, so the memo returns the same bytes; the warm worker's rehearsal fills it for every fork."""
+    from hypothesis import core
+
+    digest = getattr(core, "function_digest", None)
+    if digest is None or getattr(digest, "_vicheck_memo", False):
+        return
+    known: dict[int, tuple[Any, bytes]] = {}  # by id, holding the function: never keyed by its __eq__
+
+    def function_digest(function: Any) -> bytes:
+        entry = known.get(id(function))
+        if entry is None or entry[0] is not function:
+            entry = known[id(function)] = (function, digest(function))
+        return entry[1]
+
+    function_digest._vicheck_memo = True  # type: ignore[attr-defined]
+    core.function_digest = function_digest
+
+
 def active_profile() -> str:
     return _active[0]
 
@@ -79,6 +103,7 @@ def set_active_profile(name: str) -> None:
         )
     settings.load_profile(f"vicheck-{name}")
     _bound_shrinking()
+    _remember_function_digests()
 
 
 def _skipped_phases(shrink: bool) -> set[Phase]:

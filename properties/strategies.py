@@ -7,6 +7,9 @@ tensors it was run with. Every strategy takes keyword-only ``min_*``/``max_*`` b
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import torch
 import torch.distributions as dist
@@ -29,6 +32,13 @@ __all__ = [
 
 def floats32(min_value: float, max_value: float) -> st.SearchStrategy[float]:
     """Finite float32-representable floats in [min_value, max_value] (bounds rounded inwards to float32)."""
+    # composite strategies ask for one at every draw: the same bounds get the same strategy (the object
+    # st.floats' own cache would return, after a costlier lookup); the signs tell -0.0 from 0.0 in the key
+    return _floats32(min_value, max_value, math.copysign(1.0, min_value), math.copysign(1.0, max_value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _floats32(min_value: float, max_value: float, *signs: float) -> st.SearchStrategy[float]:
     lo, hi = np.float32(min_value), np.float32(max_value)
     if float(lo) < min_value:
         lo = np.nextafter(lo, np.float32(np.inf))

@@ -55,6 +55,7 @@ def _q(mu: float, sigma: float) -> dist.Normal:
     return dist.Normal(torch.tensor(mu, dtype=F64), torch.tensor(sigma, dtype=F64))
 
 
+@oracle_cache
 def _float32_domain(target: dist.MixtureSameFamily, mu: float, sigma: float) -> bool:
     r"""True when, on the lecture's window [-4, 8], q's log density exceeds -80 wherever the target's exceeds
     -104: the float32 ratio ``exp(log p) / exp(log q)`` the lecture forms is then finite (float32
@@ -183,6 +184,7 @@ def _separated_targets(draw: st.DrawFn) -> dist.MixtureSameFamily:
     )
 
 
+@oracle_cache
 def _local_optimum(target: dist.MixtureSameFamily, mu0: float, sigma0: float) -> tuple[float, float]:
     t64 = oracle.as_float64(target)
 

@@ -18,11 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: every function the suite caches (a new one must be added here, and so is checked below)
 EXPECTED = {
+    "properties._oracles.cdf",
     "properties._oracles.kl_exact",
     "properties._oracles.log_ratio_moments",
     "properties._oracles.window",
     "properties.test_coin.dkl_exact",
     "properties.test_coin.elbo_loss_exact",
+    "properties.test_fits._float32_domain",
+    "properties.test_fits._local_optimum",
     "properties.test_fits._mass_covering_exact",
     "properties.test_fits._mode_seeking_exact",
     "properties.test_kl._window_and_tolerance",
