@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import platform
 import re
+import sys
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, cast
 import pytest
 
 from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.implementation import Implementation
+from vicheck.implementation import Implementation, SubmissionProblem
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
 from vicheck.sandbox.limits import Limits
 from vicheck.sandbox.loading import classify_spec, load_implementation, resolve_submission_path
@@ -117,6 +118,10 @@ def _load_rubric(path: str | None) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis' pytest plugin imports its patch writer after every failing property; without libcst the
+    # import fails, and is retried (the module read, rewritten and compiled) at every failure. The suite
+    # has no use for patches to its own source: where the import has not succeeded, it fails at once.
+    sys.modules.setdefault("hypothesis.extra._patching", None)  # type: ignore[arg-type]
     rubric = _load_rubric(config.getoption("--vicheck-rubric"))
     profile = config.getoption("--vicheck-profile") or getattr(rubric, "profile", None) or "grade"
     set_active_profile(profile)
@@ -238,6 +243,30 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+    for item in items:
+        if isinstance(item, pytest.Function) and _info(item) is not None:
+            _brief_failures(item)
+
+
+def _brief_failures(item: pytest.Function) -> None:
+    """A property that fails because of the submission is shown by its message (what was called, what was
+    expected, what came back) and Hypothesis' falsifying example, from the line that raised it. pytest's
+    long form added the suite's source around every frame of the traceback, re-parsing each file it quotes
+    for every failure and for every example Hypothesis reports: a fifth of the grader's time on a submission
+    that fails a dozen properties. Any other exception (the suite's own bug) keeps the long form."""
+    long_form = item.repr_failure
+
+    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        exc = excinfo.value
+        if not isinstance(exc, (PropertyFailure, SubmissionProblem)):
+            return long_form(excinfo)
+        # the property's own line that failed (the check it called raised the exception)
+        frames = [e for e in excinfo.traceback if e.path == item.path] or list(excinfo.traceback)[-1:]
+        where = f"{frames[-1].path}:{frames[-1].lineno + 1}: " if frames else ""
+        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
+        return f"{where}{type(exc).__name__}\n{exc}{notes}"
+
+    item.repr_failure = repr_failure  # type: ignore[method-assign]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -14,8 +14,8 @@ child's request pipe, its reply pipe, its log). The zygote forks a *keeper*, whi
 1. makes a new user namespace (its uid and gid mapped to themselves), then new mount, PID, IPC, network and
    UTS namespaces;
 2. binds the scratch folder at ``/submission``, hides ``/jobs`` and ``/proc`` under empty read-only tmpfs
-   mounts, and gives ``/dev/shm`` a fresh tmpfs: the child sees its own folder and nothing of any other
-   submission's;
+   mounts, and gives ``/dev/shm`` a fresh tmpfs (no larger than the file-size limit): the child sees its
+   own folder and nothing of any other submission's;
 3. forks the namespace's first process (*init*: it reaps orphans and ends with the child, as bubblewrap's
    does; its end kills every process left in the namespace), which forks the *child*: no capabilities
    (bounding, ambient, effective, permitted and inheritable sets cleared), no new privileges, the
@@ -149,7 +149,9 @@ class _Zygote:
             _mount(scratch, "/submission", None, MS_BIND | MS_REC)
             for hidden in ("/jobs", "/proc"):
                 _mount("tmpfs", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
-            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+            # tmpfs pages are not the child's address space (RLIMIT_AS): the file-size limit bounds it instead
+            size = int(request["config"]["rlimits"]["RLIMIT_FSIZE"][0])
+            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
             ready_r, ready_w = os.pipe()
             init = os.fork()
             if init == 0:
