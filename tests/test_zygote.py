@@ -120,6 +120,19 @@ def machine():
     }}
 
 
+def fill_shared_memory(megabytes, count):
+    """``count`` files of ``megabytes`` each in /dev/shm (each under the file-size limit): how many fit."""
+    block = bytes(1 << 20)
+    for i in range(count):
+        try:
+            with open(f"/dev/shm/fill-{{i}}", "wb") as f:
+                for _ in range(megabytes):
+                    f.write(block)
+        except OSError as exc:
+            return i, errno.errorcode.get(exc.errno, "?")
+    return count, ""
+
+
 def leave_process():
     code = "import ctypes, time; ctypes.CDLL(None).prctl(15, b'{LEFT_BEHIND}', 0, 0, 0); time.sleep(60)"
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -187,6 +200,13 @@ def test_the_child_writes_only_in_its_folder_and_its_own_shared_memory(
     # the next child gets a /dev/shm of its own: the first one's file is not there
     with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
         assert impl.invoke("looks")["shm"] == []
+
+
+def test_shared_memory_is_bounded_by_the_file_size_limit(installed: zygote.Zygote, submission: Path) -> None:
+    """/dev/shm is memory the address-space limit does not count: its tmpfs holds at most one file's worth."""
+    with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+        assert LIMITS.file_mb == 64
+        assert tuple(impl.invoke("fill_shared_memory", 30, 3)) == (2, "ENOSPC")
 
 
 def test_the_child_has_no_capabilities_and_cannot_unhide_the_jobs_folder(
