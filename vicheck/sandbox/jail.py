@@ -383,6 +383,36 @@ class Jail:
         pass_fds: tuple[int, ...],
     ) -> Jailed:
         """Start ``argv`` (the interpreter and its arguments, as the child sees paths) in the jail."""
+        return self._start(argv, scratch, files, env, log, pass_fds, zygote=False)
+
+    def start_zygote(
+        self,
+        argv: list[str],
+        *,
+        jobs: Path,
+        files: Mapping[str, Path],
+        env: dict[str, str],
+        log: Path,
+        pass_fds: tuple[int, ...],
+    ) -> Jailed:
+        """Start a zygote (:mod:`vicheck.sandbox.zygote`) in this jail: the view a child has, with ``jobs``
+        at ``/jobs`` instead of one scratch folder at ``/submission`` (an empty mount point), and ``/dev``
+        read-only (each forked child gets a ``/dev/shm`` of its own)."""
+        if self.level != "namespaces":
+            raise IsolationUnavailable(f"a zygote runs under the namespaces level only, not {self.level}")
+        return self._start(argv, jobs, files, env, log, pass_fds, zygote=True)
+
+    def _start(
+        self,
+        argv: list[str],
+        scratch: Path,
+        files: Mapping[str, Path],
+        env: dict[str, str],
+        log: Path,
+        pass_fds: tuple[int, ...],
+        *,
+        zygote: bool,
+    ) -> Jailed:
         slot = _Slot() if self.level == "uid" else None
         info_r = info_w = -1
         cmd, preexec = argv, None
@@ -390,7 +420,7 @@ class Jail:
         try:
             if self.level == "namespaces":  # bwrap sets the child's folder itself (--chdir)
                 info_r, info_w = os.pipe()
-                cmd, cwd = self._bwrap_command(argv, scratch, files, info_w), None
+                cmd, cwd = self._bwrap_command(argv, scratch, files, info_w, zygote=zygote), None
                 pass_fds = (*pass_fds, info_w)
             elif slot is not None:
                 for path in (scratch, *scratch.iterdir()):
@@ -419,41 +449,6 @@ class Jail:
             if info_w >= 0:
                 os.close(info_w)
         return Jailed(proc, self.level, slot, info_r)
-
-    def start_zygote(
-        self,
-        argv: list[str],
-        *,
-        jobs: Path,
-        files: Mapping[str, Path],
-        env: dict[str, str],
-        log: Path,
-        pass_fds: tuple[int, ...],
-    ) -> Jailed:
-        """Start a zygote (:mod:`vicheck.sandbox.zygote`) in this jail: the view a child has, with ``jobs``
-        at ``/jobs`` instead of one scratch folder at ``/submission`` (an empty mount point), and ``/dev``
-        read-only (each forked child gets a ``/dev/shm`` of its own)."""
-        if self.level != "namespaces":
-            raise IsolationUnavailable(f"a zygote runs under the namespaces level only, not {self.level}")
-        info_r, info_w = os.pipe()
-        try:
-            cmd = self._bwrap_command(argv, jobs, files, info_w, zygote=True)
-            with open(log, "wb") as logf:
-                proc = subprocess.Popen(
-                    cmd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(*pass_fds, info_w),
-                    start_new_session=True,
-                )
-        except BaseException:
-            os.close(info_r)
-            raise
-        finally:
-            os.close(info_w)
-        return Jailed(proc, self.level, None, info_r)
 
     def _bwrap_command(
         self, argv: list[str], scratch: Path, files: Mapping[str, Path], info_fd: int, *, zygote: bool = False
