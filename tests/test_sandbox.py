@@ -26,6 +26,7 @@ import torch
 import torch.distributions as dist
 
 from reference.contract import NAMES
+from tests.processes import named
 from tests.zygotes import installed_zygote
 from vicheck.implementation import (
     CallFailed,
@@ -621,18 +622,6 @@ def test_crashes_are_reported_and_the_next_call_restarts_the_child(children: dic
     assert any(e.startswith("child restarted") for e in events)
 
 
-def _named(comm: str) -> list[int]:
-    """Host pids of the processes called ``comm`` (a pid inside the jail means nothing out here)."""
-    found = []
-    for path in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if path.read_text().strip() == comm:
-                found.append(int(path.parent.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def _gone(pid: int, seconds: float = 5.0) -> bool:
     """Whether process ``pid`` has ended (or is a zombie waiting for init) within ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -650,9 +639,9 @@ def test_a_hanging_call_times_out_and_the_next_call_works(children: dict[str, Is
     impl = children["misbehaving"]
     grandchild = impl.invoke("spawn_grandchild")  # a process the submission forked, in the child's group
     deadline = time.monotonic() + 5
-    while not _named("vchk-grandchild") and time.monotonic() < deadline:
+    while not named("vchk-grandchild") and time.monotonic() < deadline:
         time.sleep(0.02)
-    alive = _named("vchk-grandchild")
+    alive = named("vchk-grandchild")
     assert alive
     start = time.monotonic()
     with pytest.raises(CallTimeout) as info:

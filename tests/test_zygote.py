@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.processes import named
 from tests.zygotes import installed_zygote
 from vicheck.implementation import SubmissionCrashed
 from vicheck.sandbox import IsolatedImplementation, zygote
@@ -153,21 +154,10 @@ def submission(tmp_path: Path) -> Path:
     return path
 
 
-def _left_behind() -> list[int]:
-    found = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == LEFT_BEHIND:
-                found.append(int(comm.parent.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 @pytest.fixture
 def no_leftovers() -> Iterator[None]:
     yield
-    for pid in _left_behind():  # only if the jail failed; such a process ends by itself within 60 s anyway
+    for pid in named(LEFT_BEHIND):  # only if the jail failed; such a process ends by itself within 60 s anyway
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -247,12 +237,12 @@ def test_every_process_the_child_started_dies_with_it(installed: zygote.Zygote, 
     try:
         assert impl.invoke("leave_process") is True
         deadline = time.monotonic() + 10
-        while not _left_behind() and time.monotonic() < deadline:
+        while not named(LEFT_BEHIND) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _left_behind(), "the submission's process did not start"
+        assert named(LEFT_BEHIND), "the submission's process did not start"
     finally:
         impl.close()
-    assert _left_behind() == []  # gone when close() returns: the keeper waits for the namespace to empty
+    assert named(LEFT_BEHIND) == []  # gone when close() returns: the keeper waits for the namespace to empty
 
 
 def test_a_dead_zygote_leaves_the_grader_starting_children_afresh(tmp_path: Path, submission: Path) -> None:

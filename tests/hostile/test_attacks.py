@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import named
 from vicheck.sandbox.jail import probe
 
 HERE = Path(__file__).parent
@@ -75,17 +76,6 @@ class Graded:
 
     def passed(self, name: str) -> dict[str, bool]:
         return {p["name"]: p["passed"] for p in self.reports[name]["properties"]}
-
-
-def _hostile_processes() -> list[int]:
-    found = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == "vchk-hostile":
-                found.append(int(comm.parent.name))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def _listener() -> tuple[socket.socket, list[int], threading.Event]:
@@ -145,7 +135,7 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     cmd += ["--isolation", level, "--jobs", "2", "--quiet"]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-        survivors = _hostile_processes()
+        survivors = named("vchk-hostile")
         reports = {
             p.stem: json.loads(p.read_text()) for p in out.glob("*.json") if not p.name.endswith(".gradescope.json")
         }
@@ -153,7 +143,7 @@ def graded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     finally:
         stop.set()
         server.close()
-        for pid in _hostile_processes():  # only if a jail failed: they are bounded in time anyway
+        for pid in named("vchk-hostile"):  # only if a jail failed: they are bounded in time anyway
             try:
                 os.kill(pid, 9)
             except OSError:
