@@ -484,7 +484,7 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
     if s.gradescope_results is not None:
         s.gradescope_results.unlink(missing_ok=True)
     # a warm worker's runs lie in its jobs folder, where its zygote can fork their children
-    folder = _RunFolder.make(f"vicheck-grade-{sub.name}-", s.jobs if s.warm is not None else None)
+    folder = _RunFolder.make(f"vicheck-grade-{sub.name}-", s.jobs)
     try:
         cmd = _command(sub, s, files, folder.ini, folder.work)
         timed_out = False
@@ -564,7 +564,7 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
 
 
 def _without_warm(s: _Settings) -> _Settings:
-    return dataclasses.replace(s, warm=None)
+    return dataclasses.replace(s, warm=None, jobs=None)
 
 
 def _write_state(sub: Submission, sha: str, s: _Settings, files: dict[str, Path]) -> None:
