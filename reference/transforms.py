@@ -48,7 +48,9 @@ def sigmoid_prime(x: torch.Tensor) -> torch.Tensor:
     r"""Derivative :math:`\sigma'(x) = \frac{e^x}{(1+e^x)^2} = \sigma(x)\,\sigma(-x)`, finite and in
     :math:`[0, \tfrac14]` for every finite float."""
     x = torch.as_tensor(x)
-    return torch.sigmoid(x) * torch.sigmoid(-x)
+    # near 0 each factor is 0.5 rounded (an ulp either way) and their product can round to just above 1/4,
+    # which sigma' never reaches: the bound is exact, so clamping to it only removes rounding error
+    return torch.clamp(torch.sigmoid(x) * torch.sigmoid(-x), max=0.25)
 
 
 def derivative_lp(d_constrained: dist.Distribution, x: torch.Tensor) -> torch.Tensor:

@@ -117,6 +117,15 @@ def test_sigmoid_finite_and_in_range_at_extremes(dtype: torch.dtype) -> None:
     assert float(s[-1]) == 1.0 and float(s[0]) == 0.0 and float(s[4]) == 0.5 and float(ds[4]) == 0.25
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_prime_never_rounds_above_a_quarter(dtype: torch.dtype) -> None:
+    """Near 0, sigma(x) sigma(-x) rounds each factor to 0.5 +- an ulp, and their product can round to just
+    above 1/4 (0.25000000000000006 at x = 2.87e-14 in float64, found by the dev profile's random search)."""
+    magnitudes = torch.logspace(-30, 0, 20_001, dtype=torch.float64)
+    x = torch.cat([magnitudes, -magnitudes, torch.tensor([2.866404555661346e-14], dtype=torch.float64)]).to(dtype)
+    assert float(R.sigmoid_prime(x).max()) <= 0.25
+
+
 # ---- the transforms ---------------------------------------------------------------------------------------
 
 TRANSFORMS = [
