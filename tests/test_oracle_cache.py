@@ -84,7 +84,8 @@ CHECK = r"""
 import json, math, sys
 import pytest
 code = pytest.main(["-p", "properties.plugin", "--pyargs", "properties", "-q", "-p", "no:cacheprovider",
-                    "-p", "no:randomly", "--vicheck-profile", "dev", "-x", "--no-header", "--tb=line"])
+                    "-p", "no:randomly", "--vicheck-profile", "dev", "--hypothesis-seed", "0", "-x",
+                    "--no-header", "--tb=line"])
 from properties._memo import CACHED
 
 def same(a, b):
