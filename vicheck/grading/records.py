@@ -54,6 +54,9 @@ class GradeReport:
     submission_sha256: str = ""
     #: how the submission's code was isolated: ``namespaces``, ``uid``, ``process`` or ``none`` (in process)
     isolation: str = ""
+    #: how its resources were bounded as a whole: ``cgroup2``, ``cgroup1`` (a control group per submission),
+    #: ``rlimits`` (each process's own) or ``none`` (in the grader's process)
+    resources: str = ""
 
     @property
     def score(self) -> float:

@@ -123,6 +123,7 @@ def write_gradescope(report: GradeReport, path: str | os.PathLike[str], *, execu
         # Gradescope keeps extra_data with the result: how the submission was run, for a disputed grade
         "extra_data": {
             "isolation": report.isolation or "unknown",
+            "resources": report.resources or "unknown",
             "profile": report.profile,
             "rubric": report.rubric,
             "submission_sha256": report.submission_sha256,

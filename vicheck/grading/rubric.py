@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
+from vicheck.sandbox.limits import LIMIT_SPECS, Limits, parse_limit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +62,7 @@ _TABLES: dict[str, tuple[str, ...] | None] = {
     "weights": None,
     "visibility": ("hidden", "visible"),
     "aliases": None,
-    "limits": ("call_seconds", "submission_seconds", "load_seconds", "memory_mb", "isolation"),
+    "limits": tuple(LIMIT_SPECS),
 }
 
 
@@ -213,23 +213,13 @@ def load_rubric(path: str | Path | None) -> Rubric:
         aliases[name] = target
 
     lim = r.table(data, "limits")
-    default_limits = Limits()
-    limits = Limits(
-        call_seconds=r.number(
-            "limits", "call_seconds", lim.get("call_seconds", default_limits.call_seconds), positive=True
-        ),
-        submission_seconds=r.number(
-            "limits",
-            "submission_seconds",
-            lim.get("submission_seconds", default_limits.submission_seconds),
-            positive=True,
-        ),
-        load_seconds=r.number(
-            "limits", "load_seconds", lim.get("load_seconds", default_limits.load_seconds), positive=True
-        ),
-        memory_mb=_memory(r, lim.get("memory_mb", default_limits.memory_mb)),
-        isolation=_isolation(r, lim.get("isolation", default_limits.isolation)),
-    )
+    values: dict[str, Any] = {}
+    for key, value in lim.items():
+        try:
+            values[key] = parse_limit(key, value)
+        except ValueError as exc:
+            raise r.fail("limits", key, str(exc).removeprefix(f"{key} ")) from None
+    limits = Limits(**values)
     return Rubric(
         source=str(path),
         profile=profile,
@@ -242,18 +232,3 @@ def load_rubric(path: str | Path | None) -> Rubric:
         visible=visible,
         sha256=hashlib.sha256(raw).hexdigest(),
     )
-
-
-def _isolation(r: _Reader, value: Any) -> str:
-    levels = ISOLATION_LEVELS[:-1]
-    if not isinstance(value, str) or value not in levels:
-        raise r.fail("limits", "isolation", f"must be one of {', '.join(levels)}, got {value!r}")
-    return value
-
-
-def _memory(r: _Reader, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise r.fail("limits", "memory_mb", f"must be an integer, got {_kind(value)}")
-    if value <= 0:
-        raise r.fail("limits", "memory_mb", f"must be > 0, got {value}")
-    return value
