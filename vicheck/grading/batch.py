@@ -32,6 +32,7 @@ import argparse
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import importlib.util
 import json
@@ -47,6 +48,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import TextIO
 
 from vicheck.grading.records import GradeReport, write_json_atomic
@@ -54,7 +56,7 @@ from vicheck.grading.reports import write_feedback, write_gradescope, write_juni
 from vicheck.grading.rubric import PROFILES, Rubric, load_rubric
 from vicheck.grading.warm import ForkServer, ForkServerUnavailable, WarmRun
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
-from vicheck.sandbox.loading import resolve_submission_path
+from vicheck.sandbox.loading import check_links, link_problem, resolve_submission_path
 
 __all__ = [
     "TIMEOUT_MARGIN_SECONDS",
@@ -156,7 +158,16 @@ def _safe_name(name: str) -> str:
 
 def expand_submissions(paths: list[Path], *, exclude: Path | None = None) -> tuple[list[Submission], list[str]]:
     """Submissions named by ``paths`` (files, one-submission folders, folders of submissions), unique names;
-    and notes about entries passed over. ``ValueError`` for a path that names nothing gradable."""
+    and notes about entries passed over. ``ValueError`` for a path that names nothing gradable.
+
+    Symbolic links: a path named here is followed (the instructor chose it). What a folder holds is not
+    trusted: an entry of a folder of submissions that is itself a link (``alice.py -> ../bob/solution.py``,
+    ``alice -> /elsewhere``, dangling or not) points outside the one submission it stands for, and a
+    submission folder holding a link anywhere that resolves outside it is refused
+    (:func:`~vicheck.sandbox.loading.check_links`): such a submission is listed with ``file`` ``None`` and a
+    ``problem`` naming the link relative to the folder named here (``alice/solution.py``), so it is reported,
+    not graded, and nothing behind the link is opened (not even to hash it). A link that stays inside its
+    submission folder is followed."""
     found: list[tuple[str, Path, Path | None, str]] = []
     notes: list[str] = []
     excluded = exclude.resolve() if exclude is not None else None
@@ -170,14 +181,25 @@ def expand_submissions(paths: list[Path], *, exclude: Path | None = None) -> tup
             continue
         entries = [e for e in _visible_entries(path) if excluded is None or e.resolve() != excluded]
         subdirs = [e for e in entries if e.is_dir()]
-        files = [e for e in entries if e.is_file() and e.suffix in SUBMISSION_SUFFIXES]
+        # a link named as a submission counts as one whatever it points to (a FIFO, nothing): it is refused
+        files = [e for e in entries if (e.is_file() or e.is_symlink()) and e.suffix in SUBMISSION_SUFFIXES]
         if not subdirs and len(files) == 1:  # one submission in its folder
-            found.append((files[0].stem, path, files[0], ""))
+            try:
+                check_links(path)
+                if files[0].is_symlink() and not files[0].exists():
+                    shown = f"{Path(os.path.abspath(path)).name}/{files[0].name}"
+                    raise ValueError(f"`{shown}` is a symbolic link to a file that does not exist")
+            except ValueError as exc:
+                found.append((files[0].stem, path, None, str(exc)))
+            else:
+                found.append((files[0].stem, path, files[0], ""))
             continue
         if not subdirs and not files:
             raise ValueError(f"{path}: holds no .py or .ipynb file and no sub-folder: nothing to grade")
         for e in entries:
-            if e.is_dir():
+            if e.is_symlink() and (e in subdirs or e in files):
+                found.append((e.name if e in subdirs else e.stem, e, None, link_problem(e.name, os.path.realpath(e))))
+            elif e.is_dir():
                 try:
                     found.append((e.name, e, resolve_submission_path(e), ""))
                 except ValueError as exc:
@@ -194,13 +216,16 @@ def expand_submissions(paths: list[Path], *, exclude: Path | None = None) -> tup
         while name.lower() in used or name == "summary":
             name, k = f"{base}-{k}", k + 1
         used.add(name.lower())
-        subs.append(Submission(name, p.resolve(), file.resolve() if file else None, problem))
+        # a refused link is shown as itself: its target's path is none of the report's business
+        where = Path(os.path.abspath(p)) if file is None and p.is_symlink() else p.resolve()
+        subs.append(Submission(name, where, file.resolve() if file else None, problem))
     return subs, notes
 
 
 def single_submission(path: Path) -> Submission:
     """``path`` as one submission (a file, or a folder that should hold one): what Gradescope uploads.
-    A folder holding none or several is a submission that cannot be graded, saying why."""
+    A folder holding none or several, or a symbolic link out of it, is a submission that cannot be graded,
+    saying why (see :func:`expand_submissions` for links)."""
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     try:
@@ -216,8 +241,14 @@ def single_submission(path: Path) -> Submission:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
+    """The file's sha256. ``path`` (a resolved submission file) is opened without following a symbolic link
+    and without blocking (a FIFO): ``OSError`` for anything but a regular file, so that a file swapped for a
+    link after :func:`expand_submissions` checked it is not read through the link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        if not S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        h = hashlib.sha256()
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -469,12 +500,17 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
     """Grade one submission (or reuse its finished report)."""
     start = time.monotonic()
     files = _outputs(s.out, sub.name)
+    sha = ""
+    if sub.file is not None:
+        try:
+            sha = _sha256(sub.file)
+        except OSError as exc:  # gone, or swapped for a link or a FIFO since it was checked
+            sub = dataclasses.replace(sub, file=None, problem=f"`{sub.file.name}` could not be read ({exc.strerror})")
     if sub.file is None:
         blank = _blank_report(sub, "", s, f"cannot grade this submission: {sub.problem}")
         blank.write(files["json"])
         _write_companions(blank, files, s, 0.0)
         return Outcome(sub.name, blank, "not gradable", 0.0, sub.problem)
-    sha = _sha256(sub.file)
     if not s.force:
         done = _finished_report(sub, sha, s)
         if done is not None:
@@ -785,7 +821,13 @@ def _grades_at_least(n: int, subs: list[Submission], s: _Settings) -> bool:
     at ``n``, so that a large resumed class is not read twice."""
     found = 0
     for sub in subs:
-        if sub.file is not None and (s.force or _finished_report(sub, _sha256(sub.file), s) is None):
+        if sub.file is None:
+            continue
+        try:
+            reuse = not s.force and _finished_report(sub, _sha256(sub.file), s) is not None
+        except OSError:  # grade_one says why it cannot be read
+            continue
+        if not reuse:
             found += 1
             if found >= n:
                 return True

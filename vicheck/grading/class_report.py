@@ -79,6 +79,8 @@ _REPORT_FIELDS = frozenset(f.name for f in fields(GradeReport))
 # a number not glued to an identifier: 3, -0.25, 1e-06, 4.5E+3, .5 (float32 or kl_divergence_1 stay)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 _MISSING = re.compile(r"submission defines no ((?:`[^`]+`(?:, )?)+)")
+#: how every property of a submission that did not load begins (properties/plugin.py, pytest_pyfunc_call)
+NOT_LOADED = "not graded: the submission did not load ("
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -448,6 +450,11 @@ def _missing_names(message: str) -> set[str]:
     return found
 
 
+def _did_not_load(p: PropertyResult) -> bool:
+    """Whether the property was not graded because the submission did not load."""
+    return p.message.startswith(NOT_LOADED)
+
+
 def _contract_names() -> tuple[str, ...]:
     try:
         from reference.contract import NAMES
@@ -470,7 +477,8 @@ def _function_stats(students: Sequence[StudentReport]) -> tuple[FunctionStats, .
                 continue
             props.update(dict.fromkeys(p.name for p in mine))
             considered += 1
-            defined += not any(fn in _missing_names(p.message) for p in mine)
+            # a submission that did not load defines nothing that can be seen
+            defined += not any(fn in _missing_names(p.message) or _did_not_load(p) for p in mine)
             pass_all += all(p.passed for p in mine)
         stats.append(FunctionStats(fn, tuple(props), considered, defined, pass_all, fn in contract))
     return tuple(stats)
@@ -483,11 +491,14 @@ def _classify(error: str) -> str:
         return "grader failure"
     if low.startswith("cannot grade this submission"):
         return "not gradable"
+    # the load problem of a child that died or ran past the load time limit while loading
+    if re.match(r"load: ", text) or re.match(r"loading .* failed", text):
+        return "load error"
     if "time limit" in low:
         return "time limit"
     if re.match(r"cell \d+", text):
         return "notebook cell"
-    if re.match(r"(line \d+|load\b)", text) or re.match(r"loading .* failed", text):
+    if re.match(r"(line \d+|load\b)", text):
         return "load error"
     if any(w in low for w in ("timed out", "crashed the child", "killed", "memory", "child restarted")):
         return "isolation event"
@@ -506,6 +517,10 @@ def _needs_look(students: Sequence[StudentReport]) -> tuple[NeedsLook, ...]:
             stopped = [p.name for p in r.properties if p.status == "not run" and "time limit" in p.message]
             if stopped:
                 problems.append(("time limit", f"{len(stopped)} properties not run: time limit reached"))
+        if not any(k == "load error" for k, _ in problems):
+            unloaded = next((p for p in r.properties if _did_not_load(p)), None)
+            if unloaded is not None:  # the errors do not say it (a report edited, or from elsewhere): the properties do
+                problems.append(("load error", " ".join(unloaded.message.split())))
         if problems:
             problems.sort(key=lambda kd: LOOK_KINDS.index(kd[0]))
             flagged.append(NeedsLook(s.name, tuple(problems)))
@@ -815,7 +830,8 @@ def _html_functions(st: ClassStatistics) -> str:
     out = [
         '<h2 id="functions">Functions of the contract</h2>',
         '<p class="note">Of the students whose report has a property exercising the function: how many define it '
-        "(no property says “submission defines no …”), and how many pass every property that exercises it.</p>",
+        "(no property says “submission defines no …” or that the submission did not load), and how many pass every "
+        "property that exercises it.</p>",
         '<table id="function-table"><thead><tr><th>function</th><th class="n">properties</th>'
         '<th class="n">students</th><th class="n">define it</th><th class="n">pass all its properties</th>'
         "</tr></thead><tbody>",

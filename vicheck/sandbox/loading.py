@@ -1,7 +1,7 @@
 """How an ``--impl`` spec becomes an :class:`~vicheck.implementation.Implementation`.
 
 * :func:`classify_spec` / :func:`resolve_submission_path` - a module name, or a submission file (a folder
-  holding one resolved to it);
+  holding one resolved to it; :func:`check_links` refuses a folder holding a symbolic link out of it);
 * :func:`load_implementation` - the reference or a trusted module in this process
   (:class:`InProcessImplementation`), a submission in a jailed child
   (:class:`~vicheck.sandbox.isolated.IsolatedImplementation`) at the level that
@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import types
 import warnings
 from pathlib import Path
@@ -34,6 +35,8 @@ from vicheck.sandbox.limits import Limits
 
 __all__ = [
     "InProcessImplementation",
+    "OutsideLink",
+    "check_links",
     "classify_spec",
     "load_implementation",
     "load_message",
@@ -99,14 +102,70 @@ class InProcessImplementation(Implementation):
 # ------------------------------------------------------------------------------------------- specs
 
 
+class OutsideLink(ValueError):
+    """A submission folder holds a symbolic link that resolves outside it; ``str()`` names the link."""
+
+
+def _inside(target: str, root: str) -> bool:
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def link_problem(shown: str, target: str) -> str:
+    """The one-line refusal of the link ``shown`` (a path as the instructor sees it) to ``target``."""
+    kind = "folder" if os.path.isdir(target) else "file"  # stat only: nothing is opened
+    return f"`{shown}` is a symbolic link to a {kind} outside the submission"
+
+
+def check_links(folder: Path) -> None:
+    """:class:`OutsideLink` for the first symbolic link, at any depth of ``folder``, whose target resolves
+    outside ``folder`` (a chain is followed to its end; a dangling link is judged by where it points), named
+    relative to ``folder``'s parent (``alice/solution.py``).
+
+    Links are read, never followed into: the walk does not descend into linked folders and uses only
+    ``lstat``/``readlink`` (``os.path.realpath``), so no file behind a link is opened, not even a FIFO.
+    Every link counts, the graded file's and any other's (``data.csv -> /etc/shadow``): the jail copies only
+    the graded file today, but a submission is refused as a whole rather than graded with a part of it
+    standing outside, and the refusal names the link so that it can be fixed.
+    """
+    root = os.path.realpath(folder)
+    base = Path(os.path.abspath(folder))
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            entry = os.path.join(dirpath, name)
+            if not os.path.islink(entry):
+                continue
+            target = os.path.realpath(entry)
+            if not _inside(target, root):
+                shown = Path(base.name, os.path.relpath(entry, base)).as_posix()
+                raise OutsideLink(link_problem(shown, target))
+
+
 def resolve_submission_path(path: Path) -> Path:
-    """A ``.py``/``.ipynb`` file, or the single one inside a folder; ``ValueError`` saying why not."""
+    """A ``.py``/``.ipynb`` file, or the single one inside a folder; ``ValueError`` saying why not.
+
+    Symbolic links: ``path`` itself is followed, a file or a folder (whoever named it chose it: ``pytest
+    --impl link.py`` grades what the link points to; ``vicheck grade`` refuses a class folder's entries that
+    are links before they get here). A folder's contents are not trusted: a link anywhere in it that resolves
+    outside it is refused (:func:`check_links`, an :class:`OutsideLink`), one that stays inside is followed
+    (``solution.py -> src/lecture.py`` grades ``src/lecture.py``), and two names of one file count as one (the
+    name that is not a link is returned).
+    """
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.suffix in (".py", ".ipynb") and not p.name.startswith("."))
-        if len(found) != 1:
-            names = ", ".join(p.name for p in found) or "none"
+        check_links(path)
+        found = [p for p in path.iterdir() if p.suffix in (".py", ".ipynb") and not p.name.startswith(".")]
+        unique: dict[str, Path] = {}
+        for p in sorted(found, key=lambda p: (p.is_symlink(), p.name)):
+            unique.setdefault(os.path.realpath(p), p)
+        if len(unique) != 1:
+            names = ", ".join(sorted(p.name for p in unique.values())) or "none"
             raise ValueError(f"{path}: a submission folder must hold exactly one .py or .ipynb file (found {names})")
-        return found[0]
+        (file,) = unique.values()
+        if not file.is_file():  # stat only: a FIFO named solution.py would block whoever opened it
+            shown = Path(Path(os.path.abspath(path)).name, file.name).as_posix()
+            what = "not a regular file" if file.exists() else "a symbolic link to a file that does not exist"
+            raise ValueError(f"`{shown}` is {what}")
+        return file
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     if path.suffix not in (".py", ".ipynb"):
