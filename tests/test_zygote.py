@@ -1,6 +1,8 @@
 """Children forked from a zygote (vicheck/sandbox/zygote.py, _zygote.py): each sees only its own scratch
-folder, has no capabilities and cannot get back what hides the others, takes every process it started with
-it, and a zygote that dies leaves the grader starting children afresh.
+folder (a tmpfs of the disk limit) and its own PID namespace in /proc, as a fresh child does, has no
+capabilities and cannot get back what hides the others, takes every process it started with it, is in its
+submission's control group from its first instruction when the grader places it, and a zygote that dies
+leaves the grader starting children afresh.
 
 tests/test_sandbox.py runs all of its tests with both kinds of child; this module checks what is particular
 to the zygote. The submissions here are the test's own, bounded in time (at most 60 s for a process left
@@ -12,15 +14,17 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from tests.processes import named
-from tests.zygotes import installed_zygote
+from tests.zygotes import forked_child, installed_zygote
 from vicheck.implementation import SubmissionCrashed
 from vicheck.sandbox import IsolatedImplementation, zygote
 from vicheck.sandbox.jail import probe
@@ -46,7 +50,7 @@ def sigmoid(x):
 def looks():
     return {{
         "jobs": sorted(os.listdir("/jobs")),
-        "proc": sorted(os.listdir("/proc")),
+        "proc": sorted(int(n) for n in os.listdir("/proc") if n.isdigit()),
         "listing": sorted(os.listdir("/submission")),
         "shm": sorted(os.listdir("/dev/shm")),
         "pid": os.getpid(),
@@ -83,8 +87,9 @@ def mounts_tmpfs():
     return errno.errorcode.get(ctypes.get_errno(), "?")
 
 
-def unhides_jobs():
-    """New user and mount namespaces of its own (every capability there): try to unmount what hides /jobs."""
+def unhides(path="/jobs"):
+    """New user and mount namespaces of its own (every capability there): try to unmount what is mounted
+    on ``path`` (what hides /jobs; the namespace's /proc over the zygote's; the cover of /proc/sys)."""
     libc = ctypes.CDLL(None, use_errno=True)
     pid = os.fork()
     if pid == 0:
@@ -92,10 +97,10 @@ def unhides_jobs():
         try:
             if libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
                 code = 10
-            elif libc.umount2(b"/jobs", 2) != 0:  # MNT_DETACH
+            elif libc.umount2(path.encode(), 2) != 0:  # MNT_DETACH
                 code = 20
             else:
-                code = 30 if os.listdir("/jobs") else 31
+                code = 30 if os.listdir(path) else 31
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -119,6 +124,83 @@ def machine():
         "seeded": torch.randn(3, generator=torch.Generator().manual_seed(1)).tolist(),
         "default_generator": torch.initial_seed(),
     }}
+
+
+def in_own_namespaces(action, path):
+    """In new user, mount and PID namespaces of its own (every capability there), as their first process:
+    ``remount`` ``path`` writable, or mount a ``proc`` of its own on ``path``; the errno, or "done"."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        answer = "error"
+        try:
+            os.close(read)
+            if libc.unshare(0x10000000 | 0x00020000 | 0x20000000) != 0:  # CLONE_NEWUSER | NEWNS | NEWPID
+                answer = "unshare refused"
+            else:
+                inner = os.fork()
+                if inner == 0:
+                    if action == "remount":  # MS_REMOUNT | MS_BIND, without MS_RDONLY
+                        done = libc.mount(None, path.encode(), None, 32 | 4096, None)
+                    else:  # nosuid, nodev, noexec: as restrictive as the /proc it sees
+                        done = libc.mount(b"proc", path.encode(), b"proc", 2 | 4 | 8, None)
+                    error = errno.errorcode.get(ctypes.get_errno(), "?")
+                    os.write(write, b"done" if done == 0 else error.encode())
+                    os._exit(0)
+                os.waitpid(inner, 0)
+                answer = ""
+        finally:
+            if answer:
+                os.write(write, answer.encode())
+            os._exit(0)
+    os.close(write)
+    got = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    return got
+
+
+def procs():
+    """What /proc shows: the namespace's processes, this process's status, and whether the kernel's
+    settings can be opened for writing (opened only, never written)."""
+    keys = (
+        "Name", "State", "PPid", "Uid", "Gid", "Groups", "NStgid", "NSpid", "NSpgid", "NSsid",
+        "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
+    )
+    with open("/proc/self/status") as f:
+        status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+    refused = {{}}
+    for path in ("/proc/sys/kernel/hostname", "/proc/sysrq-trigger"):
+        try:
+            os.close(os.open(path, os.O_WRONLY))
+            refused[path] = "opened"
+        except OSError as exc:
+            refused[path] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return {{
+        "pids": sorted(int(n) for n in os.listdir("/proc") if n.isdigit()),
+        "self": os.readlink("/proc/self"),
+        "status": {{k: status.get(k, "").strip() for k in keys}},
+        "session": [os.getsid(0), os.getpgid(0)],
+        "cgroup": open("/proc/self/cgroup").read(),
+        "refused": refused,
+    }}
+
+
+def fill_submission(megabytes):
+    """Write ``megabytes`` into the submission's folder: how many whole MiB were written, and the error."""
+    block = bytes(1 << 20)
+    written = 0
+    try:
+        with open("/submission/fill", "wb") as f:
+            for _ in range(megabytes):
+                f.write(block)
+                f.flush()
+                written += 1
+    except OSError as exc:
+        return written, errno.errorcode.get(exc.errno, "?")
+    return written, ""
 
 
 def fill_shared_memory(megabytes, count):
@@ -155,6 +237,59 @@ def submission(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def scratch() -> Path:
+    """A scratch folder in the zygote's jobs folder, as the grader makes one: the submission and ``tmp``."""
+    folder = Path(tempfile.mkdtemp(prefix="vicheck-scratch-"))
+    (folder / "probe.py").write_text(PROBE)
+    (folder / "tmp").mkdir()
+    return folder
+
+
+@pytest.fixture
+def group() -> Iterator[Path]:
+    """A control group of its own (the pids hierarchy, v1 or v2), removed afterwards; skipped where none
+    can be made (not root)."""
+    folder = None
+    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        if (base / "cgroup.procs").is_file() and os.access(base, os.W_OK):
+            candidate = base / f"vicheck-test-zygote-{os.getpid()}"
+            try:
+                candidate.mkdir()
+            except OSError:
+                continue
+            folder = candidate
+            break
+    if folder is None:
+        pytest.skip("no control group can be made here")
+    try:
+        yield folder
+    finally:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = (folder / "cgroup.procs").read_text().split()
+            if not left:
+                break
+            for pid in left:  # only if the test failed: the keeper, init and child it placed there
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        folder.rmdir()
+
+
+def spawning_with(monkeypatch: pytest.MonkeyPatch, *, config: dict[str, Any], **extra: Any) -> None:
+    """Make IsolatedImplementation's zygote.spawn calls carry ``config`` changes and ``extra`` arguments."""
+    spawn = zygote.spawn
+
+    def changed(*args: Any, **kwargs: Any) -> zygote.ForkedChild:
+        kwargs.update(extra, config={**kwargs["config"], **config})
+        return spawn(*args, **kwargs)
+
+    monkeypatch.setattr(zygote, "spawn", changed)
+
+
+@pytest.fixture
 def no_leftovers() -> Iterator[None]:
     yield
     for pid in named(LEFT_BEHIND):  # only if the jail failed; such a process ends by itself within 60 s anyway
@@ -170,7 +305,8 @@ def test_the_child_is_forked_from_the_zygote_and_sees_only_its_own_folder(
     with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
         assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
         seen = impl.invoke("looks")
-        assert seen["jobs"] == [] and seen["proc"] == []  # no other submission, no process of anyone's
+        assert seen["jobs"] == []  # no other submission
+        assert seen["proc"] == [1, 2]  # no process of anyone's: the namespace's init and itself
         assert seen["listing"] == ["probe.py", "tmp"] and seen["cwd"] == "/submission"
         assert seen["shm"] == [] and seen["pid"] == 2  # under the namespace's init, as under bwrap's
         assert impl.invoke("sigmoid", torch.zeros(2)).tolist() == [0.5, 0.5]
@@ -181,8 +317,8 @@ def test_the_child_writes_only_in_its_folder_and_its_own_shared_memory(
 ) -> None:
     with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
         wrote = impl.invoke("writes")
-        scratch = impl.scratch
-        assert (scratch / "hostile-was-here").exists()
+        assert impl.invoke("looks")["listing"] == ["hostile-was-here", "probe.py", "tmp"]
+        assert not (impl.scratch / "hostile-was-here").exists()  # its folder is a tmpfs: the host's disk untouched
     assert wrote["/submission"] == "written" and wrote["/dev/shm"] == "written"
     refused = {k: v for k, v in wrote.items() if k not in ("/submission", "/dev/shm")}
     assert set(refused.values()) <= {"EROFS", "EACCES", "EPERM"}, refused
@@ -205,7 +341,160 @@ def test_the_child_has_no_capabilities_and_cannot_unhide_the_jobs_folder(
     with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
         assert impl.invoke("capabilities") == [0] * 6
         assert impl.invoke("mounts_tmpfs") == "EPERM"
-        assert impl.invoke("unhides_jobs") in ("unshare refused", "umount refused")
+        for path in ("/jobs", "/proc", "/proc/sys"):
+            assert impl.invoke("unhides", path) in ("unshare refused", "umount refused"), path
+        # the covers of the kernel's settings stay read-only, and no /proc without them can be had
+        assert impl.invoke("in_own_namespaces", "remount", "/proc/sys") in ("unshare refused", "EPERM")
+        assert impl.invoke("in_own_namespaces", "proc", "/submission/tmp") in ("unshare refused", "EPERM")
+
+
+def test_the_child_sees_its_own_pid_namespace_in_proc_as_a_fresh_one(
+    installed: zygote.Zygote, submission: Path
+) -> None:
+    """/proc is the child's PID namespace's, with the kernel's settings read-only: what it reads there
+    (its status, the processes) is what a fresh child reads."""
+    with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+        assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+        forked = impl.invoke("procs")
+    zygote.install(None)
+    try:
+        with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+            assert not isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+            fresh = impl.invoke("procs")
+    finally:
+        zygote.install(installed.address)
+    assert forked["pids"] == [1, 2] and forked["self"] == "2" and forked["session"] == [1, 1]
+    status = forked["status"]
+    assert status["Uid"].split() == ["65534"] * 4 and status["NSpid"] == "2" and status["PPid"] == "1"
+    assert status["CapEff"] == status["CapPrm"] == status["CapBnd"] == "0" * 16 and status["NoNewPrivs"] == "1"
+    refused = forked.pop("refused")  # (a kernel without the magic SysRq key has no sysrq-trigger)
+    assert refused["/proc/sys/kernel/hostname"] == "EROFS" and refused["/proc/sysrq-trigger"] in ("EROFS", "ENOENT")
+    fresh.pop("refused")  # see the next test
+    assert forked == fresh
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bubblewrap 0.8.0 covers /proc/sys only where its setup could write it, which without "
+    "CAP_DAC_OVERRIDE it cannot: a fresh child run by root (host uid 0 behind uid 65534) may open global "
+    "sysctls (kernel.core_pattern) for writing. The fresh child's jail (jail.py) must cover it.",
+)
+def test_a_fresh_child_cannot_open_the_kernels_settings_for_writing(installed: zygote.Zygote, submission: Path) -> None:
+    """What a forked child is refused (EROFS), a fresh one must be refused too. Opened only, never written."""
+    zygote.install(None)
+    try:
+        with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+            assert not isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+            refused = impl.invoke("procs")["refused"]
+    finally:
+        zygote.install(installed.address)
+    assert refused["/proc/sys/kernel/hostname"] == "EROFS"
+
+
+def test_the_submission_folder_is_a_tmpfs_of_the_disk_limit(installed: zygote.Zygote, submission: Path) -> None:
+    """A write past the disk limit fails inside the submission (ENOSPC); the host's disk gets nothing."""
+    limits = Limits(call_seconds=10, load_seconds=120, submission_seconds=300, disk_mb=4)
+    with IsolatedImplementation(submission, limits=limits, isolation="namespaces") as impl:
+        assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+        written, error = impl.invoke("fill_submission", 8)
+        assert error == "ENOSPC" and 2 <= written < 4  # the submission's copy takes a little of the 4 MiB
+        assert impl.invoke("sigmoid", torch.zeros(1)).tolist() == [0.5]  # the child goes on
+        assert not (impl.scratch / "fill").exists()
+
+
+def test_without_a_disk_limit_the_scratch_folder_is_bound(
+    installed: zygote.Zygote, submission: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``disk_bytes`` absent or None: /submission is the scratch folder itself, as before."""
+    spawning_with(monkeypatch, config={"disk_bytes": None})
+    with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+        assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+        assert impl.invoke("writes")["/submission"] == "written"
+        assert (impl.scratch / "hostile-was-here").exists()
+
+
+def test_a_link_in_the_scratch_folder_is_not_copied(installed: zygote.Zygote, scratch: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("the grader's")
+    (scratch / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(zygote.ZygoteUnavailable, match="neither a regular file nor a folder") as caught:
+        with forked_child(scratch, limits=LIMITS, disk_bytes=1 << 20):
+            pass
+    assert caught.value.sent
+
+
+def test_the_keeper_is_placed_before_it_starts_init_and_the_child(
+    installed: zygote.Zygote, scratch: Path, group: Path
+) -> None:
+    """place() gets the keeper's pid as the grader sees it, before the keeper makes init; init and the
+    child, forked afterwards, are in the keeper's group with it."""
+    placed: list[int] = []
+
+    def place(pid: int) -> None:
+        placed.append(pid)
+        (group / "cgroup.procs").write_text(str(pid))
+
+    with forked_child(scratch, limits=LIMITS, place=place) as child:
+        assert child.proc.poll() is None
+        members = {int(p) for p in (group / "cgroup.procs").read_text().split()}
+        nspids = {}
+        for pid in members:
+            status = Path(f"/proc/{pid}/status").read_text()
+            nspids[pid] = next(ln.split()[1:] for ln in status.splitlines() if ln.startswith("NSpid:"))
+    assert len(placed) == 1 and placed[0] in members and len(members) == 3
+    assert nspids[placed[0]][0] == str(placed[0]) and len(nspids[placed[0]]) == 2  # in the zygote's namespace
+    # the others are the first and the second process of a PID namespace of their own
+    assert sorted(ns[-1] for pid, ns in nspids.items() if pid != placed[0]) == ["1", "2"]
+    deadline = time.monotonic() + 10
+    while (group / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.02)  # the keeper ends just after it has reported
+    assert (group / "cgroup.procs").read_text().split() == []
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_a_placed_child_and_what_it_starts_stay_in_the_group(
+    installed: zygote.Zygote, submission: Path, group: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submission placed by the grader: it and the process it leaves behind are in the group, and it sees
+    its group as the root of its cgroup namespace (as a fresh child placed before it starts)."""
+    spawning_with(monkeypatch, config={}, place=lambda pid: (group / "cgroup.procs").write_text(str(pid)))
+    with IsolatedImplementation(submission, limits=LIMITS, isolation="namespaces") as impl:
+        assert isinstance(impl._child and impl._child.jailed, zygote.ForkedChild)
+        seen = impl.invoke("procs")
+        assert impl.invoke("leave_process") is True
+        deadline = time.monotonic() + 10
+        while not named(LEFT_BEHIND) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        members = {int(p) for p in (group / "cgroup.procs").read_text().split()}
+        assert named(LEFT_BEHIND) and set(named(LEFT_BEHIND)) <= members and len(members) == 4
+    assert all(line.endswith(":/") for line in seen["cgroup"].splitlines()), seen["cgroup"]
+
+
+def test_a_child_that_cannot_be_placed_is_not_started(installed: zygote.Zygote, scratch: Path) -> None:
+    """place() raises: the keeper ends before it makes anything, spawn says why (sent: the descriptors were
+    handed over), and the zygote forks the next child as before."""
+    placed: list[int] = []
+
+    def place(pid: int) -> None:
+        placed.append(pid)
+        raise PermissionError("no such group")
+
+    with pytest.raises(zygote.ZygoteUnavailable, match="could not be placed: PermissionError") as caught:
+        with forked_child(scratch, limits=LIMITS, place=place):
+            pass
+    assert caught.value.sent and len(placed) == 1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{placed[0]}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state == "Z":  # ended; the zygote reaps it within a second
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the keeper that could not be placed did not end")
+    with forked_child(scratch, limits=LIMITS, place=lambda pid: None) as child:
+        assert child.proc.poll() is None
 
 
 def test_a_forked_child_computes_as_a_fresh_one(installed: zygote.Zygote, submission: Path) -> None:
@@ -260,3 +549,24 @@ def test_a_dead_zygote_leaves_the_grader_starting_children_afresh(tmp_path: Path
             assert zygote.installed() is None
         finally:
             impl.close()
+
+
+def test_a_warm_workers_zygote_has_the_rubrics_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm worker builds the zygote's jail with the limits of the rubric its runs name, not defaults."""
+    from vicheck.grading import warm
+
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[limits]\nmemory_mb = 777\ndisk_mb = 9\n")
+    jails: list[Any] = []
+
+    class Recorded:
+        def __init__(self, jail: Any, jobs: Path, env: dict[str, str]) -> None:
+            jails.append(jail)
+
+    monkeypatch.setattr(zygote, "Zygote", Recorded)
+    for args in (["-q", "--vicheck-rubric", str(rubric)], [f"--vicheck-rubric={rubric}"], ["-q"]):
+        assert isinstance(warm._start_zygote(str(tmp_path), args), Recorded)
+    assert [(j.limits.memory_mb, j.limits.disk_mb) for j in jails[:2]] == [(777, 9), (777, 9)]
+    assert jails[2].limits == Limits()  # no rubric: the defaults, as the runs have
+    rubric.write_text("[limits]\nmemory_mb = 'lots'\n")  # a rubric that cannot be read: no zygote, said why
+    assert warm._start_zygote(str(tmp_path), ["--vicheck-rubric", str(rubric)]) is None

@@ -3,9 +3,16 @@
 A fresh child under the ``namespaces`` level starts an interpreter and imports torch (and, for most
 submissions, scipy): about 2 s of CPU, the same 2 s for every student. A :class:`Zygote` is one jailed
 process (bubblewrap, as a fresh child's jail, with the class's jobs folder at ``/jobs``) that has imported
-them once; for each child it forks a process that makes user, mount, PID, IPC, network and UTS namespaces
-of its own, sees only its own scratch folder (at ``/submission``, as a fresh child does), drops every
-capability and serves the submission as ``_child.py`` would. See ``_zygote.py`` for what happens there.
+them once; for each child it forks a process that makes mount, PID, IPC, network and UTS namespaces of its
+own, sees only its own scratch folder (at ``/submission``, as a fresh child does) and its own PID namespace
+in ``/proc``, enters a user namespace of its own, drops every capability and serves the submission as
+``_child.py`` would. See ``_zygote.py`` for what happens there.
+
+:func:`spawn` can have the fork placed in the submission's control group before it makes any namespace
+(``place``): the keeper (the zygote's fork that starts the child) sends one message, whose credentials the
+kernel gives the grader with the keeper's pid in the grader's own PID namespace (``SO_PASSCRED``); the grader
+places that pid and tells the keeper to go on. Init and the child, forked by the keeper afterwards, are in
+the group from their first instruction.
 
 The warm worker (:mod:`vicheck.grading.warm`) starts a zygote beside its fork server and :func:`install`\\ s
 its :class:`Address` before it forks pytest runs; :class:`~vicheck.sandbox.isolated.IsolatedImplementation`
@@ -22,10 +29,12 @@ import os
 import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,8 @@ ZYGOTE_FILES: dict[str, Path] = {name: _HERE / name for name in ("_zygote.py", "
 PRELOAD = ("scipy.optimize", "scipy.integrate")
 #: seconds a request may wait for the zygote's answer (it forks in milliseconds once it is ready)
 ANSWER_SECONDS = 30.0
+#: ``struct ucred`` (``SCM_CREDENTIALS``): pid, uid, gid
+_UCRED = struct.Struct("3i")
 
 
 class ZygoteUnavailable(Exception):
@@ -144,8 +155,21 @@ class Zygote:
         return time.monotonic() - start
 
     def close(self) -> None:
-        """Kill the zygote and every child it forked (its whole PID namespace); idempotent."""
-        self._jailed.kill()
+        """Kill the zygote and every child it forked (its whole PID namespace); idempotent. Returns when none
+        of them is left: the namespace's first process ends only once every process of the namespace, and
+        of the namespaces below it, has."""
+        pidfd = -1
+        if self._jailed.proc.poll() is None:
+            inner = self._jailed._namespace_pid()
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(inner) if inner > 0 else -1
+        try:
+            self._jailed.kill()
+            if pidfd >= 0:
+                select.select([pidfd], [], [], 10.0)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
         with contextlib.suppress(OSError):
             os.close(self._ready_r)
         shutil.rmtree(self._folder, ignore_errors=True)
@@ -216,6 +240,32 @@ class ForkedChild:
         self.conn.close()
 
 
+def _placed(conn: socket.socket, place: Callable[[int], None]) -> None:
+    """The keeper's request to be placed: its pid (from the message's credentials, in this process's PID
+    namespace) to ``place``, then go on; :class:`ZygoteUnavailable` (the keeper told to stop) otherwise."""
+    data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(_UCRED.size))
+    pid = 0
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(payload) >= _UCRED.size:
+            pid = _UCRED.unpack_from(payload)[0]
+    try:
+        message = json.loads(data or b"{}")
+    except ValueError:
+        message = {}
+    if not isinstance(message, dict) or message.get("place") is not True:
+        why = message.get("failed") if isinstance(message, dict) else None
+        raise ZygoteUnavailable(str(why or "the zygote closed the connection"), sent=True)
+    try:
+        if pid <= 0:  # not in a PID namespace this process sees: nothing to place
+            raise ValueError("no pid came with the keeper's credentials")
+        place(pid)
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"go": False}).encode())
+        raise ZygoteUnavailable(f"the child could not be placed: {type(exc).__name__}: {exc}", sent=True) from None
+    conn.send(json.dumps({"go": True}).encode())
+
+
 def spawn(
     address: Address,
     *,
@@ -223,10 +273,17 @@ def spawn(
     config: dict[str, Any],
     env: dict[str, str],
     argv: list[str],
-    log: Path,
+    output: int,
     fds: tuple[int, int],
+    place: Callable[[int], None] | None = None,
 ) -> ForkedChild:
-    """Ask the zygote for a child serving ``fds`` (its request and reply pipe ends) in ``scratch``."""
+    """Ask the zygote for a child serving ``fds`` (its request and reply pipe ends) in ``scratch``, printing
+    into ``output`` (a descriptor, left open: the caller closes it).
+
+    ``place``, when given, is called with the host pid (as this process sees it) of the zygote's fork that
+    will start the child, before it makes any namespace or process: it puts it in the submission's control
+    group, which the child and all it starts then inherit. When ``place`` raises, the fork ends and
+    :class:`ZygoteUnavailable` (``sent=True``) says why."""
     relative = address.relative(scratch)
     if relative is None:
         raise ZygoteUnavailable(f"{scratch} is not in the zygote's jobs folder")
@@ -235,13 +292,13 @@ def spawn(
     try:
         conn.settimeout(ANSWER_SECONDS)
         conn.connect(address.socket)
-        request = {"scratch": relative, "config": config, "env": env, "argv": argv}
-        log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            socket.send_fds(conn, [json.dumps(request).encode()], [*fds, log_fd])
-            sent = True
-        finally:
-            os.close(log_fd)
+        if place is not None:  # before the keeper can send: the kernel attaches the sender's credentials
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        request = {"scratch": relative, "config": config, "env": env, "argv": argv, "place": place is not None}
+        socket.send_fds(conn, [json.dumps(request).encode()], [*fds, output])
+        sent = True
+        if place is not None:
+            _placed(conn, place)
         answer = json.loads(conn.recv(65536) or b"{}")
         if not answer.get("started"):
             raise ZygoteUnavailable(str(answer.get("failed") or "the zygote closed the connection"), sent=True)
@@ -252,4 +309,7 @@ def spawn(
     except (OSError, ValueError) as exc:
         conn.close()
         raise ZygoteUnavailable(f"{type(exc).__name__}: {exc}", sent=sent) from None
+    except BaseException:  # the keeper, waiting on the connection, ends when it closes
+        conn.close()
+        raise
     return ForkedChild(conn, _Ended(conn))
