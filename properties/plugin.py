@@ -24,8 +24,9 @@ import pytest
 from vicheck.grading.records import GradeReport, PropertyResult
 from vicheck.implementation import Implementation, SubmissionProblem
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
-from vicheck.sandbox.limits import Limits
+from vicheck.sandbox.limits import RESOURCE_LEVELS, Limits
 from vicheck.sandbox.loading import classify_spec, load_implementation, resolve_submission_path
+from vicheck.sandbox.resources import ResourcesUnavailable, choose_resources, probe_resources
 
 from ._checks import PropertyFailure
 from ._registry import PROFILES, active_profile, set_active_profile
@@ -48,6 +49,8 @@ class VicheckConfig:
     aliases: dict[str, str] = field(default_factory=dict)
     #: the isolation level in force: namespaces, uid, process (a child per submission) or none
     level: str = "none"
+    #: the resource-control level in force: cgroup2, cgroup1, rlimits, or none (in this process)
+    resources: str = "none"
     report: GradeReport | None = None
     hidden_left_out: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -82,6 +85,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how a submission file runs: auto (the strongest level available here), namespaces (a "
         "bubblewrap jail), uid (a uid of its own, as root), process (a child process) or none (in this "
         "process); a named level that is not available stops the run",
+    )
+    group.addoption(
+        "--vicheck-resources",
+        default="auto",
+        choices=["auto", *RESOURCE_LEVELS],
+        help="how a submission's resources are bounded as a whole: auto (the strongest level available), "
+        "cgroup2 or cgroup1 (a control group per submission: memory, processes, CPU share), or rlimits (each "
+        "process's own limits); a named level that is not available stops the run",
     )
     group.addoption(
         "--vicheck-rubric",
@@ -131,6 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
     limits: Limits = getattr(rubric, "limits", None) or Limits()
     isolation = config.getoption("--vicheck-isolation")
     level = _isolation_level(spec, isolation, limits)
+    resources = _resource_level(level, config.getoption("--vicheck-resources"), limits)
     path = config.getoption("--grade-report")
     gs = config.getoption("--vicheck-gradescope")
     fb = config.getoption("--vicheck-feedback")
@@ -147,6 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
         limits=limits,
         aliases=dict(getattr(rubric, "aliases", None) or {}),
         level=level,
+        resources=resources,
     )
     config.addinivalue_line("markers", "correctness: the property checks a value the lecture asks for")
     config.addinivalue_line("markers", "robustness: the property checks extreme or invalid inputs")
@@ -168,6 +181,17 @@ def _isolation_level(spec: str, isolation: str, limits: Limits) -> str:
         return choose_level(isolation, limits.isolation)
     except IsolationUnavailable as exc:
         raise pytest.UsageError(f"--vicheck-isolation {isolation}: {exc}") from None
+
+
+def _resource_level(level: str, requested: str, limits: Limits) -> str:
+    """The resource level a submission's child runs under (``none`` in this process), decided once: a usage
+    error (one line) when the level asked for, or the rubric's minimum, cannot be had here."""
+    if level == "none":
+        return "none"
+    try:
+        return choose_resources(requested, limits.resources)
+    except ResourcesUnavailable as exc:
+        raise pytest.UsageError(f"--vicheck-resources {requested}: {exc}") from None
 
 
 def _functions_option(value: str | None) -> frozenset[str] | None:
@@ -199,9 +223,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     rubric = getattr(vc.rubric, "source", "default")
     detail = probe(vc.level)[1]
+    resources = vc.resources if vc.resources == "none" else f"{vc.resources} ({probe_resources(vc.resources)[1]})"
     return [
-        f"vicheck: impl={vc.impl} isolation={vc.level} ({detail}) profile={vc.profile} rubric={rubric} "
-        f"visibility={vc.visibility}"
+        f"vicheck: impl={vc.impl} isolation={vc.level} ({detail}) resources={resources} profile={vc.profile} "
+        f"rubric={rubric} visibility={vc.visibility}"
     ]
 
 
@@ -303,6 +328,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             hidden_left_out=vc.hidden_left_out,
             submission_sha256=_sha256(vc.impl),
             isolation=vc.level,
+            resources=vc.resources,
         )
         _write(vc)
 
@@ -345,24 +371,58 @@ def impl(request: pytest.FixtureRequest) -> Iterator[Implementation]:
     if vc.implementation is None:
         try:
             isolation = vc.level if vc.level != "none" else vc.isolation
-            vc.implementation = load_implementation(vc.impl, isolation=isolation, limits=vc.limits, aliases=vc.aliases)
-        except (ValueError, IsolationUnavailable) as exc:
+            vc.implementation = load_implementation(
+                vc.impl,
+                isolation=isolation,
+                limits=vc.limits,
+                aliases=vc.aliases,
+                resources=vc.resources if vc.resources != "none" else "auto",
+            )
+        except (ValueError, IsolationUnavailable, ResourcesUnavailable) as exc:
             raise pytest.UsageError(str(exc)) from None
     yield vc.implementation
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
-    """A property whose contract functions the submission lacks fails, naming the missing function."""
+    """Every property of a submission that did not load fails, saying why ("not graded: the submission did
+    not load (<kind>: <detail>)", see :func:`_load_failure`); otherwise a property whose contract functions
+    the submission lacks fails, naming the missing function."""
     info = _info(pyfuncitem)
     if info is None or "impl" not in pyfuncitem.funcargs:
         return None
     implementation = cast(Implementation, pyfuncitem.funcargs["impl"])
+    why = _load_failure(implementation)
+    if why is not None:
+        raise PropertyFailure(f"not graded: the submission did not load ({why})")
     missing = [f for f in info[0] if not implementation.has(f)]
     if missing:
         names = ", ".join(f"`{m}`" for m in missing)
         raise PropertyFailure(f"submission defines no {names}")
     return None
+
+
+def _load_failure(implementation: Implementation) -> str | None:
+    """Why the submission did not load (its load problem's kind and detail), or ``None`` when it loaded.
+
+    It did not load when its process died, was killed or passed the load time limit while loading (the
+    ``load`` problem :class:`~vicheck.sandbox.isolated.IsolatedImplementation` records), when its notebook
+    could not be read (``notebook``), when its whole time limit ran out while loading, and when a ``.py``
+    file's top-level code stopped on an error before it had defined any contract name (the last ``line N``
+    problem, the error that stopped it). A ``.py`` that stopped after defining some contract names loaded in
+    part, and a notebook whose cells raised loaded (each cell runs): a name then missing is truly missing.
+    """
+    problems = implementation.load_problems()
+    for p in problems:
+        if p.where in ("load", "notebook"):
+            return f"{p.exc_type}: {p.message}"
+    if implementation.names():
+        return None
+    stopped = [p for p in problems if p.where.startswith("line ")]
+    if stopped:
+        return str(stopped[-1])
+    # the budget ran out during the first load: IsolatedImplementation records it only as an event
+    return next((e for e in implementation.events() if e.endswith("exhausted while loading")), None)
 
 
 @pytest.hookimpl(hookwrapper=True)

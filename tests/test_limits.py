@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vicheck.grading.rubric import load_rubric
-from vicheck.sandbox.limits import LIMIT_SPECS, Limits, human_bytes, parse_limit
+from vicheck.sandbox.limits import LIMIT_SPECS, Limits, parse_limit
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 EXAMPLE_RUBRIC = Path(__file__).resolve().parents[1] / "vicheck" / "examples" / "rubric.toml"
@@ -56,21 +56,6 @@ def test_a_limit_hit_is_said_in_the_reports_words() -> None:
     assert LIMIT_SPECS["disk_mb"].message(limits) == "wrote more than 256 MB into its folder"
     with pytest.raises(KeyError):
         parse_limit("nonsense", 1)
-
-
-@pytest.mark.parametrize(
-    ("count", "text"),
-    [
-        (0, "0 B"),
-        (812, "812 B"),
-        (1536, "1.5 KB"),
-        (600 * 2**20, "600 MB"),
-        (int(1.5 * 2**30), "1.5 GB"),
-        (3 * 2**40, "3072 GB"),
-    ],
-)
-def test_human_bytes(count: int, text: str) -> None:
-    assert human_bytes(count) == text
 
 
 def test_the_readme_and_the_example_rubric_name_every_limit() -> None:

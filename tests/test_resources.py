@@ -21,7 +21,7 @@ import torch
 
 from vicheck.implementation import CallTimeout, SubmissionCrashed
 from vicheck.sandbox import resources
-from vicheck.sandbox.budget import Deadline
+from vicheck.sandbox.budget import Deadline, TimeBudget
 from vicheck.sandbox.isolated import IsolatedImplementation
 from vicheck.sandbox.jail import probe
 from vicheck.sandbox.limits import WALL_BACKSTOP, Limits
@@ -83,7 +83,7 @@ def test_cgroup2_without_controllers_is_refused_with_the_reason(
     (fake_root / "cgroup.controllers").write_text("hugetlb\n")
     ok, why = resources.probe_resources("cgroup2")
     assert not ok and why == f"the cgroup2 hierarchy at {fake_root} lacks the memory, pids, cpu controller(s)"
-    with pytest.raises(resources.ResourcesUnavailable, match="^resource level cgroup2 is not available here: the"):
+    with pytest.raises(resources.ResourcesUnavailable, match=r"^resource level cgroup2 is not available here: the"):
         resources.choose_resources("cgroup2")
 
 
@@ -181,6 +181,16 @@ def test_callbacks_are_excluded_from_both_clocks() -> None:
     clock.now = 0.7
     deadline.exclude(5.0, 0.5)  # 5 s of the grader's, 0.5 s of the child's on a nested call's account
     assert deadline.used() == pytest.approx(0.2) and deadline.wall() < 0
+
+
+def test_the_total_budget_on_a_cpu_clock_is_bounded_in_wall_clock_time_too() -> None:
+    """Calls that sleep cost no CPU: the submission's total still ends after the backstop x its limit."""
+    budget = TimeBudget(Limits(submission_seconds=10), clock=_Clock())
+    budget.charge(1.0, wall=2.0)
+    assert budget.left == pytest.approx(9.0)  # the clock decides
+    budget.charge(0.5, wall=15.0)  # 1.5 s of CPU in 17 s
+    assert budget.left == pytest.approx((10 * WALL_BACKSTOP - 17.0) / WALL_BACKSTOP)
+    assert TimeBudget(Limits(submission_seconds=10)).left == 10  # on the wall clock: as before
 
 
 # ------------------------------------------------------------------------------------------ a real group
@@ -401,8 +411,8 @@ def test_memory_held_by_its_helpers_is_reported_and_the_submission_runs_on(real_
         assert -9 in codes, codes
         assert impl.invoke("sigmoid", torch.zeros(1)).tolist() == [0.5]
         assert (
-            "out of memory: the submission and its processes used more than 1500 MB: the kernel killed one of its processes"
-            in impl.events()
+            "out of memory: the submission and its processes used more than 1500 MB: "
+            "the kernel killed one of its processes" in impl.events()
         )
 
 

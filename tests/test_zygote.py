@@ -373,12 +373,6 @@ def test_the_child_sees_its_own_pid_namespace_in_proc_as_a_fresh_one(
     assert forked == fresh
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bubblewrap 0.8.0 covers /proc/sys only where its setup could write it, which without "
-    "CAP_DAC_OVERRIDE it cannot: a fresh child run by root (host uid 0 behind uid 65534) may open global "
-    "sysctls (kernel.core_pattern) for writing. The fresh child's jail (jail.py) must cover it.",
-)
 def test_a_fresh_child_cannot_open_the_kernels_settings_for_writing(installed: zygote.Zygote, submission: Path) -> None:
     """What a forked child is refused (EROFS), a fresh one must be refused too. Opened only, never written."""
     zygote.install(None)

@@ -17,6 +17,6 @@ def sigmoid(x):
 
 
 def DKL_QP(X):
-    sys.stdout.write("x" * 2**20 * 100)  # 100 MiB of output: over the file size limit
+    sys.stdout.write("x" * 2**20 * 100)  # 100 MiB of output: more than a file may hold, and more than is kept
     sys.stdout.flush()
     return 0.0

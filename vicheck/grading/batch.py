@@ -56,7 +56,9 @@ from vicheck.grading.reports import write_feedback, write_gradescope, write_juni
 from vicheck.grading.rubric import PROFILES, Rubric, load_rubric
 from vicheck.grading.warm import ForkServer, ForkServerUnavailable, WarmRun
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
+from vicheck.sandbox.limits import RESOURCE_LEVELS, WALL_BACKSTOP
 from vicheck.sandbox.loading import check_links, link_problem, resolve_submission_path
+from vicheck.sandbox.resources import ResourcesUnavailable, choose_resources, probe_resources, sweep_leftovers
 
 __all__ = [
     "TIMEOUT_MARGIN_SECONDS",
@@ -136,6 +138,8 @@ class _Settings:
     force: bool
     time_limit: float
     isolation: str = "process"
+    #: the resource-control level decided once for the run: cgroup2, cgroup1 or rlimits
+    resources: str = "rlimits"
     gradescope_results: Path | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     #: the warm worker that forks each pytest run, or None: a fresh pytest process per submission
@@ -275,6 +279,7 @@ def _resume_key(sub: Submission, sha: str, s: _Settings) -> dict[str, str]:
         "visibility": s.visibility,
         "vicheck": __version__,
         "isolation": s.isolation,
+        "resources": s.resources,
     }
 
 
@@ -396,7 +401,7 @@ def _command(sub: Submission, s: _Settings, files: dict[str, Path], ini: Path, c
         cmd += ["--vicheck-rubric", str(s.rubric_path)]
     cmd += ["--vicheck-profile", s.profile, "--vicheck-visibility", s.visibility]
     # the level decided once for the whole run: every student is graded under the same one, or none is
-    cmd += ["--vicheck-isolation", s.isolation]
+    cmd += ["--vicheck-isolation", s.isolation, "--vicheck-resources", s.resources]
     return cmd
 
 
@@ -472,6 +477,7 @@ def _blank_report(sub: Submission, sha: str, s: _Settings, error: str) -> GradeR
         complete=True,
         submission_sha256=sha,
         isolation=s.isolation,
+        resources=s.resources,
     )
 
 
@@ -545,6 +551,8 @@ def grade_one(sub: Submission, s: _Settings, running: dict[str, _Run]) -> Outcom
                     break
         finally:
             running.pop(sub.name, None)
+        if timed_out or rc not in (0, 1):  # a killed run could not remove its control groups: they go now
+            sweep_leftovers(s.resources)
         if proc.lost and not timed_out:  # the warm worker died under this run: grade it again, afresh
             return grade_one(sub, _without_warm(s), running)
         seconds = time.monotonic() - start
@@ -708,7 +716,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--time-limit",
         type=float,
         metavar="S",
-        help="hard wall-clock limit per submission in seconds (default: rubric submission_seconds + load_seconds + 60)",
+        help="hard wall-clock limit per submission in seconds (default: rubric submission_seconds + load_seconds, "
+        "times 2 under a cgroup level, whose time limits count CPU time, + 60)",
     )
     parser.add_argument(
         "--isolation",
@@ -717,6 +726,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how each submission's code is isolated: auto (the strongest level available here), namespaces "
         "(a bubblewrap jail), uid (a uid of its own; needs root) or process; a level that cannot be had, or "
         "one weaker than the rubric's [limits] isolation, stops before anyone is graded",
+    )
+    parser.add_argument(
+        "--resources",
+        choices=["auto", *RESOURCE_LEVELS],
+        default="auto",
+        help="how each submission's memory, processes and CPU share are bounded as a whole: auto (the strongest "
+        "level available here), cgroup2 or cgroup1 (a control group per submission; root, or a delegated "
+        "cgroup2 subtree) or rlimits (each process's own limits); a level that cannot be had, or one weaker "
+        "than the rubric's [limits] resources, stops before anyone is graded",
     )
     parser.add_argument(
         "--no-warm",
@@ -762,10 +780,14 @@ def run(args: argparse.Namespace) -> int:
     limits = rubric.limits
     try:
         level = choose_level(args.isolation, limits.isolation)
-    except IsolationUnavailable as exc:
+        resources = choose_resources(args.resources, limits.resources)
+    except (IsolationUnavailable, ResourcesUnavailable) as exc:
         print(f"vicheck grade: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    time_limit = args.time_limit or limits.submission_seconds + limits.load_seconds + TIMEOUT_MARGIN_SECONDS
+    # the hard wall-clock limit of a pytest run: on a CPU clock (a cgroup level) a submission's own limits may
+    # take up to WALL_BACKSTOP x as long in wall-clock time
+    stretch = WALL_BACKSTOP if resources != "rlimits" else 1.0
+    time_limit = args.time_limit or (limits.submission_seconds + limits.load_seconds) * stretch + TIMEOUT_MARGIN_SECONDS
     settings = _Settings(
         out=out,
         rubric=rubric,
@@ -775,6 +797,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         time_limit=float(time_limit),
         isolation=level,
+        resources=resources,
         gradescope_results=Path(args.gradescope_results).resolve() if args.gradescope_results else None,
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -782,8 +805,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         count = f"{len(subs)} submission{'s' if len(subs) != 1 else ''}"
         print(
-            f"vicheck grade: {count}, isolation {level} ({probe(level)[1]}), profile {settings.profile}, "
-            f"{jobs} at a time",
+            f"vicheck grade: {count}, isolation {level} ({probe(level)[1]}), resources {resources} "
+            f"({probe_resources(resources)[1]}), profile {settings.profile}, {jobs} at a time",
             file=sys.stderr,
         )
         for note in notes:

@@ -276,6 +276,7 @@ class Provenance:
     rubrics: dict[str, int]
     isolation: dict[str, int]
     seeds: dict[str, int]
+    resources: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -546,6 +547,7 @@ def _provenance(students: Sequence[StudentReport], generated: str) -> Provenance
         profiles=_tally(r.profile or "unknown" for r in reports),
         rubrics=_tally(r.rubric or "unknown" for r in reports),
         isolation=_tally(r.isolation or "unknown" for r in reports),
+        resources=_tally(r.resources or "unknown" for r in reports),
         seeds=_tally(r.hypothesis_seed or "not recorded" for r in reports),
     )
 
@@ -924,6 +926,7 @@ def _provenance_items(st: ClassStatistics) -> list[tuple[str, str]]:
         ("profile", _tally_text(pv.profiles, total) if pv.profiles else "–"),
         ("rubric", _tally_text(pv.rubrics, total) if pv.rubrics else "–"),
         ("isolation", _tally_text(pv.isolation, total) if pv.isolation else "–"),
+        ("resource control", _tally_text(pv.resources, total) if pv.resources else "–"),
         ("Hypothesis seed", _tally_text(pv.seeds, total) if pv.seeds else "–"),
         ("reports folder", str(st.folder)),
     ]

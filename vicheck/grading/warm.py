@@ -237,19 +237,28 @@ def _rehearse(args: list[str]) -> None:
     torch.random.set_rng_state(state)
 
 
-def _start_zygote(jobs: str | None) -> Zygote | None:
+def _start_zygote(jobs: str | None, args: list[str]) -> Zygote | None:
     """The zygote whose children the runs will fork, started now (its imports overlap the rehearsal), or
-    ``None`` (said on stderr, the warm worker's log) when none was asked for or it cannot start."""
+    ``None`` (said on stderr, the warm worker's log) when none was asked for or it cannot start. Its jail
+    has the limits of the rubric the runs' arguments ``args`` name (``--vicheck-rubric``), as the runs'
+    own jails do."""
     if not jobs:
         return None
+    from vicheck.grading.rubric import load_rubric
     from vicheck.sandbox.isolated import child_environment
     from vicheck.sandbox.jail import IsolationUnavailable, Jail
-    from vicheck.sandbox.limits import Limits
     from vicheck.sandbox.zygote import Zygote, ZygoteUnavailable
 
+    rubric: str | None = None
+    for i, arg in enumerate(args):
+        if arg == "--vicheck-rubric" and i + 1 < len(args):
+            rubric = args[i + 1]
+        elif arg.startswith("--vicheck-rubric="):
+            rubric = arg.split("=", 1)[1]
     try:
-        return Zygote(Jail("namespaces", Limits()), Path(jobs), child_environment("/submission", "namespaces"))
-    except (IsolationUnavailable, ZygoteUnavailable, OSError) as exc:
+        limits = load_rubric(rubric).limits
+        return Zygote(Jail("namespaces", limits), Path(jobs), child_environment("/submission", "namespaces"))
+    except (IsolationUnavailable, ZygoteUnavailable, OSError, ValueError) as exc:
         print(f"vicheck warm worker: no zygote ({exc})", file=sys.stderr)
         return None
 
@@ -360,7 +369,7 @@ def serve(main: Callable[[list[str]], Any] | None = None) -> int:
 
                     if main is None:
                         main = pytest.main
-                    zygote = _start_zygote(request.get("jobs"))
+                    zygote = _start_zygote(request.get("jobs"), list(request["warm"]))
                     if request.get("rehearse", True):
                         _rehearse(list(request["warm"]))
                     zygote_state = _zygote_ready(zygote)

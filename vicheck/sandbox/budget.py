@@ -87,12 +87,19 @@ class TimeBudget:
     def __init__(self, limits: Limits, clock: Callable[[], float] | None = None) -> None:
         self.limits = limits
         self.clock = clock
+        #: seconds on the clock, and in wall-clock time (callbacks excluded from both)
         self.spent = 0.0
+        self.wall_spent = 0.0
         self.exhausted = False
 
     @property
     def left(self) -> float:
-        return self.limits.submission_seconds - self.spent
+        """Seconds left on the clock; on a CPU clock, no more than the wall-clock backstop leaves (so that a
+        submission whose calls sleep is still bounded in all)."""
+        left = self.limits.submission_seconds - self.spent
+        if self.clock is not None:
+            left = min(left, (self.limits.submission_seconds * WALL_BACKSTOP - self.wall_spent) / WALL_BACKSTOP)
+        return left
 
     def for_call(self) -> float:
         return min(self.limits.call_seconds, self.left)
@@ -104,8 +111,14 @@ class TimeBudget:
         """A wait of ``limit`` seconds on this budget's clock, starting now."""
         return Deadline(limit, self.clock)
 
-    def charge(self, seconds: float) -> None:
+    def charge(self, seconds: float, wall: float | None = None) -> None:
+        """Count ``seconds`` on the clock and ``wall`` (default: the same) in wall-clock time."""
         self.spent += max(0.0, seconds)
+        self.wall_spent += max(0.0, seconds if wall is None else wall)
+
+    def charge_wait(self, deadline: Deadline) -> None:
+        """Count what ``deadline``'s wait has cost so far."""
+        self.charge(deadline.used(), deadline.wall())
 
     def cut_short(self, limit: float, own_limit: float) -> bool:
         """Whether a wait of ``limit`` that expired was shorter than its ``own_limit`` (the total ran out);

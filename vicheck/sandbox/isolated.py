@@ -41,9 +41,11 @@ from vicheck.sandbox.budget import TimeBudget
 from vicheck.sandbox.describe import describe_call
 from vicheck.sandbox.handles import HandleTable, RemoteAttributeError, RemoteObject
 from vicheck.sandbox.jail import Jail, Jailed
-from vicheck.sandbox.limits import Limits, child_rlimits
+from vicheck.sandbox.limits import LIMIT_SPECS, Limits, child_rlimits
 from vicheck.sandbox.loading import load_message
+from vicheck.sandbox.output import OutputCapture
 from vicheck.sandbox.process import ChildProcess, Died, Expired, exit_detail
+from vicheck.sandbox.resources import Group, create_group
 from vicheck.sandbox.wire import decode_reply, encode_request
 
 __all__ = ["IsolatedImplementation"]
@@ -72,12 +74,16 @@ class IsolatedImplementation(Implementation):
         limits: Limits,
         aliases: dict[str, str] | None = None,
         isolation: str = "process",
+        resources: str = "rlimits",
     ) -> None:
         self.path = Path(path)
         self.label = str(path)
         self.limits = limits
         self.isolation = isolation
+        self.resources = resources
         self._jail = Jail(isolation, limits)
+        #: the submission's control group (every child it has, and all they start), or None (rlimits)
+        self._group: Group | None = None
         self._budget = TimeBudget(limits)
         self._handles = HandleTable()
         self._problems: list[LoadProblem] = []
@@ -89,34 +95,43 @@ class IsolatedImplementation(Implementation):
         self._broken: str | None = None
         self._loaded_once = False
         self._child: ChildProcess | None = None
+        #: what the current (or last) child printed
+        self._output: OutputCapture | None = None
         self._loading = False
         self._closed = False
         self._scratch = Path(tempfile.mkdtemp(prefix="vicheck-scratch-"))
-        self._logdir = Path(tempfile.mkdtemp(prefix="vicheck-log-"))
         # the grader's files, copied where a child of another uid can read them (and nothing else)
         self._staged = Path(tempfile.mkdtemp(prefix="vicheck-grader-"))
         self._layout = self._jail.layout(self._scratch, CHILD_FILES, self._staged)
-        self._jail.prepare(self._scratch, CHILD_FILES, self._staged)
-        shutil.copyfile(self.path, self._scratch / self.path.name)
-        (self._scratch / "tmp").mkdir()
-        self._load_message, problems, self._broken = load_message(
-            self.path, f"{self._layout.scratch}/{self.path.name}", aliases or {}
-        )
-        self._problems.extend(problems)
-        if self._broken is None:
-            self._spawn()
+        try:
+            self._group = create_group(resources, limits)
+            if self._group is not None:  # time is counted on the submission's CPU clock
+                self._budget.clock = self._group.cpu_seconds
+            self._jail.prepare(self._scratch, CHILD_FILES, self._staged)
+            shutil.copyfile(self.path, self._scratch / self.path.name)
+            (self._scratch / "tmp").mkdir()
+            self._load_message, problems, self._broken = load_message(
+                self.path, f"{self._layout.scratch}/{self.path.name}", aliases or {}
+            )
+            self._problems.extend(problems)
+            if self._broken is None:
+                self._spawn()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------------------------------- the child
     def _spawn(self) -> None:
         self._handles.new_generation()
         gen = self._handles.gen
-        log = self._logdir / f"child-{gen}.log"
         inside = self._layout
         config = {
             "rlimits": child_rlimits(self.limits, self._budget.left, processes=self._jail.own_uid),
             "codec": inside.files["_codec.py"],
             "cells": inside.files["_cells.py"],
             "strip_paths": [str(_HERE.parent.parent.resolve())],
+            # a zygote's fork makes its /submission a tmpfs of this size (a fresh child's jail does too)
+            "disk_bytes": self.limits.disk_mb * 2**20,
         }
         env = child_environment(inside.scratch, self.isolation)
         down_r, down_w = os.pipe()
@@ -128,26 +143,38 @@ class IsolatedImplementation(Implementation):
                 pass
         argv = [sys.executable, "-I", inside.files["_child.py"], str(down_r), str(up_w), json.dumps(config)]
         try:
-            jailed = self._start(argv, config, env, log, (down_r, up_w))
+            # the child's stdout and stderr, drained by a thread of this process
+            output = OutputCapture(self.limits.output_kb * 1024)
+        except BaseException:
+            for fd in (down_r, down_w, up_r, up_w):
+                os.close(fd)
+            raise
+        self._output = output
+        try:
+            jailed = self._start(argv, config, env, output.writer, (down_r, up_w))
         except BaseException:
             for fd in (down_w, up_r):
                 os.close(fd)
+            output.stop()
             raise
         finally:
             os.close(down_r)
             os.close(up_w)
+            output.close_writer()  # the child has its own copy: the pipe ends when the child's last writer does
         if jailed is None:  # a zygote's keeper may still hold those pipes: start afresh with new ones
             for fd in (down_w, up_r):
                 os.close(fd)
+            output.stop()
             self._spawn()
             return
         os.set_blocking(down_w, False)
-        self._child = ChildProcess(jailed, down_w, up_r, log, gen)
+        self._child = ChildProcess(jailed, down_w, up_r, output, gen)
         self._child.send_some(encode_request(self._load_message, self))
         self._loading = True
+        self._load_deadline = self._budget.deadline(self._budget.for_load())
 
     def _start(
-        self, argv: list[str], config: dict[str, Any], env: dict[str, str], log: Path, fds: tuple[int, int]
+        self, argv: list[str], config: dict[str, Any], env: dict[str, str], output: int, fds: tuple[int, int]
     ) -> Jailed | zygote.ForkedChild | None:
         """The child, forked by this process's zygote when there is one for its scratch folder, else started
         afresh in the jail; ``None`` when the zygote failed after it was handed ``fds``."""
@@ -155,7 +182,14 @@ class IsolatedImplementation(Implementation):
         if address is not None and address.relative(self._scratch) is not None:
             try:
                 return zygote.spawn(
-                    address, scratch=self._scratch, config=config, env=env, argv=argv[2:], log=log, fds=fds
+                    address,
+                    scratch=self._scratch,
+                    config=config,
+                    env=env,
+                    argv=argv[2:],
+                    output=output,
+                    fds=fds,
+                    place=self._group.add if self._group is not None else None,
                 )
             except zygote.ZygoteUnavailable as exc:
                 # the same child, started afresh: the grader's trouble, not the submission's, so only logged
@@ -163,7 +197,9 @@ class IsolatedImplementation(Implementation):
                 print(f"vicheck: the zygote could not start a child ({exc}); starting it afresh", file=sys.stderr)
                 if exc.sent:
                     return None
-        return self._jail.start(argv, scratch=self._scratch, files=CHILD_FILES, env=env, log=log, pass_fds=fds)
+        return self._jail.start(
+            argv, scratch=self._scratch, files=CHILD_FILES, env=env, output=output, pass_fds=fds, group=self._group
+        )
 
     def _wait_loaded(self, call: str) -> ChildProcess:
         """The child, loaded; starts one first when there is none (after a crash or a time-out)."""
@@ -179,8 +215,8 @@ class IsolatedImplementation(Implementation):
         assert child is not None
         if not self._loading:
             return child
-        limit = self._budget.for_load()
-        deadline = child.started + limit
+        deadline = self._load_deadline
+        limit = deadline.limit
         try:
             child.send(b"", deadline)
             kind, payload = child.receive(deadline)
@@ -191,7 +227,7 @@ class IsolatedImplementation(Implementation):
             if not isinstance(names, list) or not isinstance(problems, list):
                 raise Died("protocol violation: bad load report")
         except (Expired, Died) as exc:
-            self._budget.charge(time.monotonic() - child.started)
+            self._budget.charge_wait(deadline)
             self._stop()
             if isinstance(exc, Expired) and self._budget.cut_short(limit, self.limits.load_seconds):
                 self._events.append(f"time limit of {self.limits.submission_seconds:g} s exhausted while loading")
@@ -200,18 +236,17 @@ class IsolatedImplementation(Implementation):
                 detail = f"loading did not finish within {self.limits.load_seconds:g} s (load time limit)"
                 kind_name = "LoadTimeout"
             else:
-                detail = exc.detail or exit_detail(child.returncode)
-                tail = child.log_tail()
-                detail += f"; last output: {tail}" if tail else ""
+                detail = self._death(exc, child)
                 kind_name = "SubmissionCrashed"
             self._broken = f"loading failed: {detail}"
             if not self._loaded_once:
                 self._problems.append(LoadProblem("load", kind_name, detail))
             self._events.append(f"loading {self.path.name} failed: {detail}")
             raise SubmissionCrashed(call, self._broken) from None
-        elapsed = time.monotonic() - child.started
-        self._budget.charge(elapsed)
+        elapsed = deadline.used()
+        self._budget.charge_wait(deadline)
         self._loading = False
+        self._after_run()
         from reference.contract import NAMES
 
         self._names = frozenset(n for n in names if isinstance(n, str) and n in NAMES)
@@ -229,9 +264,42 @@ class IsolatedImplementation(Implementation):
             self._events.append(f"child restarted: {self.path.name} reloaded in {elapsed:.1f} s")
         return child
 
+    def _death(self, exc: Died, child: ChildProcess) -> str:
+        """Why the child died, in words: out of memory when its group says so, else its exit and output."""
+        if self._group is not None and self._group.new_oom_kills():
+            return LIMIT_SPECS["memory_mb"].message(self.limits)
+        detail = exc.detail or exit_detail(child.returncode)
+        tail = child.log_tail()
+        return detail + (f"; last output: {tail}" if tail else "")
+
+    def _after_run(self) -> None:
+        """After a load or call that returned: what the submission's other processes met meanwhile (out of
+        memory), and, where no tmpfs bounds it (``process``), how much its folder holds."""
+        if self._group is not None and self._group.new_oom_kills():
+            self._events.append(
+                LIMIT_SPECS["memory_mb"].message(self.limits) + ": the kernel killed one of its processes"
+            )
+        if self.isolation == "process":
+            cap = self.limits.disk_mb * 2**20
+            if _folder_bytes(self._scratch, cap) > cap:
+                self._stop()
+                for entry in self._scratch.iterdir():  # the next child starts from the submission alone
+                    if entry.name != self.path.name:
+                        if entry.is_dir() and not entry.is_symlink():
+                            shutil.rmtree(entry, ignore_errors=True)
+                        else:
+                            entry.unlink(missing_ok=True)
+                (self._scratch / "tmp").mkdir(exist_ok=True)
+                self._events.append(
+                    f"{LIMIT_SPECS['disk_mb'].message(self.limits)}; child stopped and its folder emptied"
+                )
+
     def _stop(self) -> None:
         if self._child is not None:
             self._child.kill()
+            printed = self._child.output.summary()
+            if printed is not None:  # once per child: it is stopped once
+                self._events.append(f"{self.path.name} {printed} of its output")
             self._child = None
         self._loading = False
         self._handles.clear()
@@ -276,10 +344,8 @@ class IsolatedImplementation(Implementation):
         if self._handles.gen != gen or self._child is not child:  # a handle was re-created by a restart
             return self._request(message, call, origin)
         limit = self._budget.for_call()
-        start = time.monotonic()
-        deadline = start + limit
-        excluded = 0.0
-        t0 = start
+        deadline = self._budget.deadline(limit)
+        used_before_callback = 0.0
         expired = False
         outermost = self._depth == 0
         self._depth += 1
@@ -290,15 +356,15 @@ class IsolatedImplementation(Implementation):
                 body = decode_reply(kind, payload, self, origin)
                 if body["op"] != "cb":
                     break
-                t0 = time.monotonic()
+                used_before_callback = deadline.used()
+                t0, cpu0 = time.monotonic(), deadline.used()
                 reply = self._run_callback(body, gen)
-                took = time.monotonic() - t0
-                deadline += took
-                excluded += took
+                # the grader's time, and the child's in calls the callback made (charged by those calls)
+                deadline.exclude(time.monotonic() - t0, deadline.used() - cpu0)
                 child.send(reply, deadline)
         except Expired:
             expired = True  # the CallTimeout is raised below, out of this handler (see _time_out)
-            self._budget.charge(time.monotonic() - start - excluded)
+            self._budget.charge_wait(deadline)
             self._stop()
             if self._budget.cut_short(limit, self.limits.call_seconds):
                 self._events.append(
@@ -307,16 +373,14 @@ class IsolatedImplementation(Implementation):
                 raise TimeLimitExhausted(self.limits.submission_seconds) from None
             self._events.append(f"{call} timed out after {self.limits.call_seconds:g} s; child restarted")
         except CallTimeout as exc:  # a nested call (made by a callback) timed out: this call cannot go on either
-            self._budget.charge(t0 - start - excluded)  # this call's own time, up to the callback
+            self._budget.charge(used_before_callback)  # this call's own time, up to the callback
             if outermost and exc.earlier is None:
                 self._mark_timed_out(root, call)
             raise
         except Died as exc:
-            self._budget.charge(time.monotonic() - start - excluded)
+            self._budget.charge_wait(deadline)
             self._stop()
-            detail = exc.detail or exit_detail(child.returncode)
-            tail = child.log_tail()
-            detail += f"; last output: {tail}" if tail else ""
+            detail = self._death(exc, child)
             self._events.append(f"{call} crashed the child ({detail}); child restarted")
             raise SubmissionCrashed(call, detail) from None
         finally:
@@ -327,7 +391,8 @@ class IsolatedImplementation(Implementation):
             if outermost:
                 self._mark_timed_out(root, call)
             _time_out(call, self.limits.call_seconds)
-        self._budget.charge(time.monotonic() - start - excluded)
+        self._budget.charge_wait(deadline)
+        self._after_run()
         op = body["op"]
         if op == "ret":
             return body.get("value")
@@ -423,22 +488,22 @@ class IsolatedImplementation(Implementation):
         return self._layout.scratch
 
     def log_text(self) -> str:
-        """What the current (or last) child printed, at most the last 64 KiB."""
-        logs = sorted(self._logdir.glob("child-*.log"), key=lambda p: int(p.stem.split("-")[1]))
-        if not logs:
-            return ""
-        with open(logs[-1], "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 65536))
-            return f.read().decode("utf-8", "replace")
+        """What the current (or last) child printed, as far as it was kept: its first and last 64 KiB, with a
+        line saying how many bytes between them were not (:meth:`OutputCapture.text`)."""
+        return "" if self._output is None else self._output.text()
 
     def close(self) -> None:
-        """Stop the child and everything it started, and delete the scratch folder and logs."""
+        """Stop the child and everything it started (and the thread reading its output), and delete the
+        scratch folder; what the last child printed stays readable (:meth:`log_text`)."""
         if self._closed:
             return
         self._closed = True
         self._stop()
+        if self._output is not None:
+            self._output.stop()
+        if self._group is not None:
+            self._group.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
-        shutil.rmtree(self._logdir, ignore_errors=True)
         shutil.rmtree(self._staged, ignore_errors=True)
 
     def __del__(self) -> None:
@@ -446,6 +511,20 @@ class IsolatedImplementation(Implementation):
             self.close()
         except Exception:
             pass
+
+
+def _folder_bytes(folder: Path, cap: int) -> int:
+    """Bytes the files below ``folder`` take (links not followed), counted up to a little past ``cap``."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                continue
+            if total > cap:
+                return total
+    return total
 
 
 def child_environment(scratch: str, isolation: str) -> dict[str, str]:

@@ -36,11 +36,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
+from vicheck.sandbox.resources import Group, join
 
 __all__ = [
     "JAIL_UID",
@@ -379,11 +380,18 @@ class Jail:
         scratch: Path,
         files: Mapping[str, Path],
         env: dict[str, str],
-        log: Path,
+        output: int,
         pass_fds: tuple[int, ...],
+        group: Group | None = None,
     ) -> Jailed:
-        """Start ``argv`` (the interpreter and its arguments, as the child sees paths) in the jail."""
-        return self._start(argv, scratch, files, env, log, pass_fds, zygote=False)
+        """Start ``argv`` (the interpreter and its arguments, as the child sees paths) in the jail, with
+        ``output`` (a descriptor: :class:`vicheck.sandbox.output.OutputCapture`'s pipe) as its stdout and
+        stderr, in control group ``group`` from its first instruction (:mod:`vicheck.sandbox.resources`).
+
+        Under ``namespaces`` and ``uid`` the child's scratch folder is a tmpfs of ``limits.disk_mb`` holding
+        a copy of what ``scratch`` holds (files and empty folders): what the child writes never reaches the
+        host's disk, and a write past the size fails with ENOSPC."""
+        return self._start(argv, scratch, files, env, output, pass_fds, zygote=False, group=group)
 
     def start_zygote(
         self,
@@ -397,10 +405,16 @@ class Jail:
     ) -> Jailed:
         """Start a zygote (:mod:`vicheck.sandbox.zygote`) in this jail: the view a child has, with ``jobs``
         at ``/jobs`` instead of one scratch folder at ``/submission`` (an empty mount point), and ``/dev``
-        read-only (each forked child gets a ``/dev/shm`` of its own)."""
+        read-only (each forked child gets a ``/dev/shm`` and a ``/dev/pts`` of its own).
+
+        Unlike a child, the zygote keeps ``CAP_SYS_ADMIN`` in its own user namespace (it runs only the
+        grader's code): its forks make mount, PID and other namespaces owned by that user namespace, mount
+        their own ``/proc``, and only then make a user namespace of their own and drop every capability
+        (``_zygote.py``)."""
         if self.level != "namespaces":
             raise IsolationUnavailable(f"a zygote runs under the namespaces level only, not {self.level}")
-        return self._start(argv, jobs, files, env, log, pass_fds, zygote=True)
+        with open(log, "wb") as logf:  # the zygote's own output; its children get their own descriptors
+            return self._start(argv, jobs, files, env, logf.fileno(), pass_fds, zygote=True)
 
     def _start(
         self,
@@ -408,37 +422,47 @@ class Jail:
         scratch: Path,
         files: Mapping[str, Path],
         env: dict[str, str],
-        log: Path,
+        output: int,
         pass_fds: tuple[int, ...],
         *,
         zygote: bool,
+        group: Group | None = None,
     ) -> Jailed:
         slot = _Slot() if self.level == "uid" else None
         info_r = info_w = -1
-        cmd, preexec = argv, None
+        cmd = argv
+        steps: list[Callable[[], None]] = []
         cwd: Path | None = scratch
+        opened: list[int] = []
         try:
+            if group is not None:
+                opened += (fds := group.open_procs())
+                steps.append(lambda: join(fds))
             if self.level == "namespaces":  # bwrap sets the child's folder itself (--chdir)
                 info_r, info_w = os.pipe()
-                cmd, cwd = self._bwrap_command(argv, scratch, files, info_w, zygote=zygote), None
-                pass_fds = (*pass_fds, info_w)
+                seeds = [] if zygote else _scratch_seeds(scratch)
+                opened += [fd for fd, _ in seeds if fd >= 0]
+                cmd = self._bwrap_command(argv, scratch, files, info_w, zygote=zygote, seeds=seeds)
+                cwd = None
+                pass_fds = (*pass_fds, info_w, *(fd for fd, _ in seeds if fd >= 0))
             elif slot is not None:
                 for path in (scratch, *scratch.iterdir()):
                     if path.is_dir():
                         os.chown(path, slot.uid, slot.uid)
-                preexec = _drop_to(slot.uid, self.limits.max_processes)
-            with open(log, "wb") as logf:
-                proc = subprocess.Popen(
-                    cmd,
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=pass_fds,
-                    start_new_session=True,
-                    preexec_fn=preexec,  # only setrlimit/setuid between fork and exec
-                )
+                steps.append(_private_scratch(scratch, self.limits.disk_mb * 2**20, slot.uid))
+                steps.append(_drop_to(slot.uid, self.limits.max_processes))
+            preexec = _chain(steps) if steps else None
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                pass_fds=pass_fds,
+                start_new_session=True,
+                preexec_fn=preexec,  # only setrlimit/setuid between fork and exec
+            )
         except BaseException:
             if slot is not None:
                 slot.release()
@@ -448,13 +472,24 @@ class Jail:
         finally:
             if info_w >= 0:
                 os.close(info_w)
+            for fd in opened:
+                os.close(fd)
         return Jailed(proc, self.level, slot, info_r)
 
     def _bwrap_command(
-        self, argv: list[str], scratch: Path, files: Mapping[str, Path], info_fd: int, *, zygote: bool = False
+        self,
+        argv: list[str],
+        scratch: Path,
+        files: Mapping[str, Path],
+        info_fd: int,
+        *,
+        zygote: bool = False,
+        seeds: Sequence[tuple[int, str]] = (),
     ) -> list[str]:
         """bubblewrap's command line: the namespaces, the read-only view, the scratch folder (for a zygote:
-        the jobs folder ``scratch`` at ``/jobs``), then ``argv``."""
+        the jobs folder ``scratch`` at ``/jobs``), then ``argv``. The scratch folder is a tmpfs of the disk
+        limit's size holding ``seeds`` (a descriptor to copy from and a file name, or ``-1`` and a folder
+        name: see :func:`_scratch_seeds`)."""
         exe, _ = _bwrap()
         cmd = [exe, *_NAMESPACE_FLAGS, "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
         cmd += ["--info-fd", str(info_fd)]
@@ -467,12 +502,112 @@ class Jail:
                     cmd += ["--tmpfs", str(folder / name), "--remount-ro", str(folder / name)]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
         if zygote:
-            cmd += ["--remount-ro", "/dev", "--bind", str(scratch), "/jobs", "--dir", "/submission", "--chdir", "/"]
+            # bwrap mounts --dev's devpts as uid 0 of a first user namespace and nests a second one for --uid:
+            # the mount namespace would be the first's, where the zygote has no capability, and no fork could
+            # mount a /proc of its own (see _zygote.py). So the zygote's /dev is made as --dev makes it, less
+            # the devpts (each fork mounts its own), in one user namespace
+            at = cmd.index("--dev")
+            del cmd[at : at + 2]
+            cmd += ["--tmpfs", "/dev"]
+            for node in ("null", "zero", "full", "random", "urandom", "tty"):
+                cmd += ["--dev-bind-try", f"/dev/{node}", f"/dev/{node}"]
+            for name, target in (
+                ("ptmx", "pts/ptmx"),
+                ("fd", "/proc/self/fd"),
+                ("stdin", "/proc/self/fd/0"),
+                ("stdout", "/proc/self/fd/1"),
+                ("stderr", "/proc/self/fd/2"),
+                ("core", "/proc/kcore"),
+            ):
+                cmd += ["--symlink", target, f"/dev/{name}"]
+            cmd += ["--dir", "/dev/pts", "--dir", "/dev/shm", "--remount-ro", "/dev", "--cap-add", "CAP_SYS_ADMIN"]
+            cmd += ["--bind", str(scratch), "/jobs", "--dir", "/submission", "--chdir", "/"]
         else:
-            cmd += ["--bind", str(scratch), "/submission", "--chdir", "/submission"]
+            # bubblewrap covers /proc/sys only where its setup could write it, and behind uid 65534 stands the
+            # grader's own uid: run as root, a child could open global sysctls (kernel.core_pattern) for
+            # writing. A read-only view of the kernel's settings instead (a fork covers its own /proc so)
+            cmd += [
+                "--ro-bind",
+                "/proc/sys",
+                "/proc/sys",
+                "--ro-bind-try",
+                "/proc/sysrq-trigger",
+                "/proc/sysrq-trigger",
+            ]
+            cmd += ["--size", str(self.limits.disk_mb * 2**20), "--tmpfs", "/submission"]
+            for fd, name in seeds:
+                cmd += ["--dir", f"/submission/{name}"] if fd < 0 else ["--file", str(fd), f"/submission/{name}"]
+            cmd += ["--chdir", "/submission"]
         for name, path in files.items():
             cmd += ["--ro-bind", str(path), f"/grader/{name}"]
         return [*cmd, "--remount-ro", "/", "--", *argv]
+
+
+def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    def run() -> None:  # pragma: no cover - runs between fork and exec
+        for step in steps:
+            step()
+
+    return run
+
+
+def _scratch_seeds(scratch: Path) -> list[tuple[int, str]]:
+    """What the child's tmpfs starts with: ``(descriptor, name)`` for each regular file of ``scratch`` (open
+    for reading: bubblewrap copies it in) and ``(-1, name)`` for each folder (made empty). Links are not
+    followed: the grader put only a copy of the submission and an empty ``tmp`` there."""
+    seeds: list[tuple[int, str]] = []
+    try:
+        for entry in sorted(os.scandir(scratch), key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False):
+                seeds.append((-1, entry.name))
+            elif entry.is_file(follow_symlinks=False):
+                seeds.append((os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), entry.name))
+    except BaseException:
+        for fd, _ in seeds:
+            if fd >= 0:
+                os.close(fd)
+        raise
+    return seeds
+
+
+_CLONE_NEWNS, _MS_REC, _MS_PRIVATE, _MS_NOSUID, _MS_NODEV = 0x00020000, 16384, 1 << 18, 2, 4
+
+
+def _private_scratch(scratch: Path, size: int, uid: int) -> Callable[[], None]:
+    """The ``uid`` level's scratch folder: between fork and exec, still root, the child enters a mount
+    namespace of its own, mounts a tmpfs of ``size`` bytes owned by ``uid`` over ``scratch`` and copies in
+    what the grader had put there. The tmpfs goes with the child's last process; the host's disk is
+    untouched."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    contents: list[tuple[str, bytes | None]] = []
+    for entry in sorted(os.scandir(scratch), key=lambda e: e.name):
+        if entry.is_dir(follow_symlinks=False):
+            contents.append((entry.name, None))
+        elif entry.is_file(follow_symlinks=False):
+            contents.append((entry.name, Path(entry.path).read_bytes()))
+    target = str(scratch).encode()
+    options = f"size={size},mode=0700,uid={uid},gid={uid}".encode()
+
+    def private() -> None:  # pragma: no cover - runs between fork and exec
+        if libc.unshare(_CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+        if libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+            raise OSError(ctypes.get_errno(), "making the mounts private")
+        if libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+            raise OSError(ctypes.get_errno(), "mounting the scratch tmpfs")
+        for name, data in contents:
+            path = os.path.join(scratch, name)
+            if data is None:
+                os.mkdir(path, 0o700)
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+            os.chown(path, uid, uid)
+        os.chdir(scratch)  # the cwd Popen set is the host folder under the new mount
+
+    return private
 
 
 def _drop_to(uid: int, max_processes: int) -> Callable[[], None]:

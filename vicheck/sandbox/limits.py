@@ -27,7 +27,6 @@ __all__ = [
     "child_rlimits",
     "declare",
     "group_settings",
-    "human_bytes",
     "parse_limit",
 ]
 
@@ -70,10 +69,11 @@ class Limits:
 
 
 #: a time limit measured in the submission's CPU time (a control group's) stops a wait after this many times
-#: the limit in wall-clock seconds: with equal CPU weights a submission gets at least 1/jobs of the machine,
-#: and 4 covers a class graded with a job per core beside a second such class (2 jobs on each core's share,
-#: x2 again for the grader's own processes), while a call that sleeps forever still stops
-WALL_BACKSTOP = 4.0
+#: the limit in wall-clock seconds: the x2 for "loaded with a job per core" in the time limits' derivation
+#: (below) moves from the limit, which CPU time does not inflate, to this backstop; with equal CPU weights a
+#: submission gets at least half a core when two jobs per core run, and a call that sleeps forever still
+#: stops (after 2 x its limit, a hang at import after 2 x load_seconds)
+WALL_BACKSTOP = 2.0
 
 
 @dataclass(frozen=True)
@@ -349,12 +349,3 @@ def group_settings(limits: Limits) -> dict[str, int]:
         "pids": limits.max_processes,
         "cpu_weight": max(1, min(10000, limits.cpu_weight)),
     }
-
-
-def human_bytes(count: float) -> str:
-    """``count`` bytes in words: ``600 MB``, ``1.5 GB``, ``812 B`` (powers of 1024, as ``memory_mb``)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" or count >= 10 else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError  # pragma: no cover

@@ -196,6 +196,7 @@ def load_implementation(
     isolation: str = "auto",
     limits: Limits | None = None,
     aliases: dict[str, str] | None = None,
+    resources: str = "auto",
 ) -> Implementation:
     """An implementation from ``--impl``: ``"reference"``, an importable module name, or a path.
 
@@ -203,9 +204,13 @@ def load_implementation(
     in this process), a level of :mod:`vicheck.sandbox.jail` (``namespaces``, ``uid``, ``process``), or
     ``"none"`` (this process). ``ValueError`` with a one-line reason when the spec names nothing loadable;
     :class:`~vicheck.sandbox.jail.IsolationUnavailable` when the level cannot be had here or is weaker than
-    ``limits.isolation`` requires.
+    ``limits.isolation`` requires. ``resources`` is ``"auto"`` or a level of :mod:`vicheck.sandbox.resources`
+    (``cgroup2``, ``cgroup1``, ``rlimits``) for a submission run in a child;
+    :class:`~vicheck.sandbox.resources.ResourcesUnavailable` when it cannot be had or is weaker than
+    ``limits.resources``.
     """
     from vicheck.sandbox.jail import choose_level
+    from vicheck.sandbox.resources import choose_resources
 
     limits = limits or Limits()
     aliases = dict(aliases or {})
@@ -229,7 +234,8 @@ def load_implementation(
         return InProcessImplementation(module, label=str(file), aliases=aliases, problems=problems)
     from vicheck.sandbox.isolated import IsolatedImplementation
 
-    return IsolatedImplementation(file, limits=limits, aliases=aliases, isolation=level)
+    control = choose_resources(resources, limits.resources)
+    return IsolatedImplementation(file, limits=limits, aliases=aliases, isolation=level, resources=control)
 
 
 # ------------------------------------------------------------------------------------------- in process

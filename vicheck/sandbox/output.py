@@ -27,10 +27,9 @@ import time
 
 __all__ = ["HEAD_BYTES", "TAIL_BYTES", "OutputCapture", "human_bytes"]
 
-#: bytes kept from the start of a child's output
-HEAD_BYTES = 64 * 1024
-#: bytes kept from the end of a child's output
-TAIL_BYTES = 64 * 1024
+#: bytes kept from the start of a child's output, and from its end, unless the rubric says otherwise
+#: (``output_kb``, declared in :mod:`vicheck.sandbox.limits`)
+HEAD_BYTES = TAIL_BYTES = 64 * 1024
 #: bytes one read takes from the pipe (into a buffer allocated once)
 READ_BYTES = 64 * 1024
 #: the pipe's capacity (asked for; the system may refuse): a child that prints in bursts rarely waits
@@ -76,7 +75,9 @@ class OutputCapture:
     The kept output stays readable after :meth:`stop`: :meth:`text`, :meth:`tail`, :attr:`total`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = HEAD_BYTES) -> None:
+        #: bytes kept from the start and from the end (the rubric's ``output_kb``)
+        self.keep_bytes = keep
         read_fd, self.writer = os.pipe()  # both close-on-exec: only the child it is handed to gets one
         self._stop_r = self._stop_w = -1
         try:
@@ -92,7 +93,7 @@ class OutputCapture:
         self._read_fd = read_fd
         self._lock = threading.Lock()
         self._head = bytearray()
-        self._ring = bytearray()  # TAIL_BYTES once the head is full
+        self._ring = bytearray()  # keep_bytes once the head is full
         self._ring_pos = 0  # where the next byte goes; with a full ring, the oldest byte kept
         self._ring_len = 0
         self._total = 0
@@ -187,17 +188,14 @@ class OutputCapture:
         """``"printed 600 MB; kept the first and last 64 KiB"`` when more was printed than kept, else ``None``."""
         if not self.dropped:
             return None
-        if HEAD_BYTES == TAIL_BYTES:
-            kept = f"the first and last {_kib(HEAD_BYTES)}"
-        else:
-            kept = f"the first {_kib(HEAD_BYTES)} and the last {_kib(TAIL_BYTES)}"
+        kept = f"the first and last {_kib(self.keep_bytes)}"
         return f"printed {human_bytes(self.total)}; kept {kept}"
 
     # ------------------------------------------------------------------------------------ the thread
     def _keep(self, data: memoryview) -> None:
         """Count ``data`` and keep what belongs to the head or the tail (called holding the lock)."""
         self._total += len(data)
-        room = HEAD_BYTES - len(self._head)
+        room = self.keep_bytes - len(self._head)
         if room > 0:
             self._head += data[:room]
             data = data[room:]
@@ -206,17 +204,17 @@ class OutputCapture:
             return
         ring = self._ring
         if not ring:
-            ring = self._ring = bytearray(TAIL_BYTES)
-        if n >= TAIL_BYTES:
-            ring[:] = data[n - TAIL_BYTES :]
-            self._ring_pos, self._ring_len = 0, TAIL_BYTES
+            ring = self._ring = bytearray(self.keep_bytes)
+        if n >= self.keep_bytes:
+            ring[:] = data[n - self.keep_bytes :]
+            self._ring_pos, self._ring_len = 0, self.keep_bytes
             return
         pos = self._ring_pos
-        first = min(n, TAIL_BYTES - pos)
+        first = min(n, self.keep_bytes - pos)
         ring[pos : pos + first] = data[:first]
         ring[: n - first] = data[first:]
-        self._ring_pos = (pos + n) % TAIL_BYTES
-        self._ring_len = min(TAIL_BYTES, self._ring_len + n)
+        self._ring_pos = (pos + n) % self.keep_bytes
+        self._ring_len = min(self.keep_bytes, self._ring_len + n)
 
     def _read(self, view: memoryview, budget: int) -> tuple[int, bool]:
         """Read until the pipe is empty or ``budget`` bytes were read: ``(bytes read, end of file)``. A read

@@ -1,4 +1,4 @@
-"""One running child process: its jail, its two pipe ends, framed reads and writes with deadlines, its log."""
+"""One running child process: its jail, its two pipe ends, framed reads and writes with deadlines, its output."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import os
 import select
 import signal
 import time
-from pathlib import Path
 
 from vicheck.sandbox import _codec
+from vicheck.sandbox.budget import Deadline
 from vicheck.sandbox.jail import Jailed
+from vicheck.sandbox.output import OutputCapture
 from vicheck.sandbox.zygote import ForkedChild
 
 __all__ = ["ChildProcess", "Died", "Expired", "exit_detail"]
@@ -42,17 +43,28 @@ def exit_detail(returncode: int | None) -> str:
         "SIGKILL": " (killed; memory exhausted?)",
         "SIGSEGV": " (segmentation fault)",
         "SIGXCPU": " (CPU time limit)",
-        "SIGXFSZ": " (file size limit: too much output)",
+        "SIGXFSZ": " (file size limit: a file written too large)",  # printing is no file write: never this
         "SIGABRT": " (aborted)",
     }.get(name, "")
     return f"killed by {name}{why}"
 
 
-class ChildProcess:
-    """A started child (``jailed``), the parent's ends of its pipes, and its log file."""
+def _wait(poller: select.poll, deadline: Deadline) -> bool:
+    """Wait until ``poller`` has an event (``True``) or ``deadline`` has passed (``False``); a deadline on a
+    CPU clock is asked again after each wait it names (see :meth:`Deadline.left`)."""
+    while (left := deadline.left()) > 0:
+        if poller.poll(left * 1000):
+            return True
+    return False
 
-    def __init__(self, jailed: Jailed | ForkedChild, fd_write: int, fd_read: int, log: Path, gen: int) -> None:
-        self.jailed, self.fd_write, self.fd_read, self.log, self.gen = jailed, fd_write, fd_read, log, gen
+
+class ChildProcess:
+    """A started child (``jailed``), the parent's ends of its pipes, and what it prints (``output``)."""
+
+    def __init__(
+        self, jailed: Jailed | ForkedChild, fd_write: int, fd_read: int, output: OutputCapture, gen: int
+    ) -> None:
+        self.jailed, self.fd_write, self.fd_read, self.output, self.gen = jailed, fd_write, fd_read, output, gen
         self.rbuf = bytearray()
         self.poller = select.poll()
         self.poller.register(fd_read, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -68,7 +80,7 @@ class ChildProcess:
             return 128 - rc  # bwrap reports a child killed by signal N as exit status 128 + N
         return rc
 
-    def send(self, data: bytes, deadline: float) -> None:
+    def send(self, data: bytes, deadline: Deadline) -> None:
         view = memoryview(self.pending + data if self.pending else data)
         self.pending = b""
         while view:
@@ -80,8 +92,7 @@ class ChildProcess:
                 pass
             except OSError:
                 raise Died() from None
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.wpoller.poll(left * 1000):
+            if not _wait(self.wpoller, deadline):
                 raise Expired()
 
     def send_some(self, data: bytes) -> None:
@@ -92,7 +103,7 @@ class ChildProcess:
             n = 0
         self.pending = data[n:]
 
-    def receive(self, deadline: float) -> tuple[bytes, bytearray]:
+    def receive(self, deadline: Deadline) -> tuple[bytes, bytearray]:
         header = _codec.HEADER.size
         need = header
         while True:
@@ -105,8 +116,7 @@ class ChildProcess:
                     payload = self.rbuf[header:need]
                     del self.rbuf[:need]
                     return kind, payload
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.poller.poll(left * 1000):
+            if not _wait(self.poller, deadline):
                 raise Expired()
             try:
                 chunk = os.read(self.fd_read, max(need - len(self.rbuf), 1 << 16))
@@ -119,20 +129,14 @@ class ChildProcess:
             self.rbuf += chunk
 
     def kill(self) -> None:
-        """Stop the child and every process it started (how depends on the jail), then close the pipes."""
+        """Stop the child and every process it started (how depends on the jail), then close the pipes and
+        read the rest of what it printed."""
         self.jailed.kill()
         for fd in (self.fd_write, self.fd_read):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.output.stop()
 
     def log_tail(self, lines: int = 3) -> str:
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(max(0, f.seek(0, 2) - 4096))
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        tail = [ln.strip()[:160] for ln in text.splitlines() if ln.strip()]
-        # bwrap's own complaints are the grader's business, not the submission's output
-        tail = [ln for ln in tail if not ln.startswith("bwrap:")][-lines:]
-        return " | ".join(tail)
+        """The last ``lines`` lines the child printed, for an error message (see :meth:`OutputCapture.tail`)."""
+        return self.output.tail(lines)
