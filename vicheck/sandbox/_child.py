@@ -283,8 +283,8 @@ def prepare(config: dict[str, Any]) -> tuple[types.ModuleType, types.ModuleType]
 
     torch.set_num_threads(1)
     # the vector instruction set torch's kernels use is decided once, reading /proc/cpuinfo: decide it now,
-    # as a fresh child would at its first operation (a zygote's children see no /proc, and would fall back
-    # to unvectorised kernels, whose float32 sums round differently)
+    # as a fresh child would at its first operation (a zygote's children, forked later, share the decision:
+    # the same kernels, the same float32 rounding, whatever their own /proc shows)
     torch.backends.cpu.get_cpu_capability()
 
     def by_path(name: str, path: str) -> types.ModuleType:

@@ -150,6 +150,8 @@ class IsolatedImplementation(Implementation):
                 os.close(fd)
             raise
         self._output = output
+        # loading is timed from before the child's first instruction
+        self._load_deadline = self._budget.deadline(self._budget.for_load())
         try:
             jailed = self._start(argv, config, env, output.writer, (down_r, up_w))
         except BaseException:
@@ -171,7 +173,6 @@ class IsolatedImplementation(Implementation):
         self._child = ChildProcess(jailed, down_w, up_r, output, gen)
         self._child.send_some(encode_request(self._load_message, self))
         self._loading = True
-        self._load_deadline = self._budget.deadline(self._budget.for_load())
 
     def _start(
         self, argv: list[str], config: dict[str, Any], env: dict[str, str], output: int, fds: tuple[int, int]
