@@ -30,7 +30,8 @@ from vicheck.sandbox.loading import resolve_submission_path
 start = time.time()
 p = argparse.ArgumentParser()
 for opt in ("--impl", "--grade-report", "--junitxml", "--vicheck-gradescope", "--vicheck-feedback",
-            "--vicheck-rubric", "--vicheck-profile", "--vicheck-visibility", "--vicheck-isolation", "--rootdir", "-c",
+            "--vicheck-rubric", "--vicheck-profile", "--vicheck-visibility", "--vicheck-isolation",
+            "--vicheck-resources", "--rootdir", "-c",
             "--confcutdir",
             "--pyargs"):
     p.add_argument(opt)
@@ -168,6 +169,8 @@ def test_parallel_grading_outputs_and_environment(
         assert Path(args["c"]).parent != subs and "no:cacheprovider" in args["p"] and "no:randomly" in args["p"]
         assert args["pyargs"] == "properties" and "properties.plugin" in args["p"]
         assert args["vicheck_profile"] == "grade" and args["vicheck_visibility"] == "all"
+        # the resource level decided once for the class, as the isolation level is
+        assert args["vicheck_resources"] in ("cgroup2", "cgroup1", "rlimits")
         assert env["PYTHONHASHSEED"] == "0" and env["OMP_NUM_THREADS"] == "1" and env["PYTEST_ADDOPTS"] is None
         hyp = str(env["HYPOTHESIS_STORAGE_DIRECTORY"])
         assert not hyp.startswith(str(subs)) and not hyp.startswith(str(r["cwd"]))

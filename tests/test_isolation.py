@@ -15,6 +15,7 @@ from vicheck.grading.rubric import load_rubric
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, level_rank, probe
 from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 from vicheck.sandbox.loading import load_implementation
+from vicheck.sandbox.resources import choose_resources, probe_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
@@ -88,6 +89,12 @@ def test_grading_stops_before_anyone_when_the_level_cannot_be_had(tmp_path: Path
     assert not out.exists()
 
 
+def _rubric(folder: Path, resources: str) -> Path:
+    path = folder / "rubric.toml"
+    path.write_text(f'[limits]\nresources = "{resources}"\n')
+    return path
+
+
 def test_the_pytest_header_names_the_level(tmp_path: Path) -> None:
     level = choose_level()
     collect = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "properties", "--impl", str(LECTURE)]
@@ -101,6 +108,21 @@ def test_the_pytest_header_names_the_level(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:]
     header = next(line for line in proc.stdout.splitlines() if line.startswith("vicheck: impl="))
     assert f"isolation={level} ({probe(level)[1]})" in header
+    resources = choose_resources()
+    assert f"resources={resources} ({probe_resources(resources)[1]})" in header
+    if resources != "rlimits":  # a rubric asking for no more than the machine has passes; one asking too much stops
+        proc = subprocess.run(
+            [*collect, "--vicheck-resources", "rlimits", "--vicheck-rubric", str(_rubric(tmp_path, "cgroup"))],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 4
+        assert proc.stderr.strip().endswith(
+            "--vicheck-resources rlimits: the rubric requires resource control by cgroup or stronger, and this "
+            "grader has rlimits"
+        ), proc.stderr
     proc = subprocess.run(
         [*collect, "--vicheck-isolation", "namespaces"],
         cwd=ROOT,

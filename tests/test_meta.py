@@ -121,9 +121,14 @@ def test_marker_selection_and_report_header() -> None:
     assert names == robust
     header = _pytest(str(ROOT / "properties"), "--impl", str(LECTURE), "--collect-only", "--vicheck-profile", "dev")
     from vicheck.sandbox.jail import choose_level, probe
+    from vicheck.sandbox.resources import choose_resources, probe_resources
 
     level = choose_level()  # the strongest level this machine has: what `auto` runs a file under
-    assert f"vicheck: impl={LECTURE} isolation={level} ({probe(level)[1]}) profile=dev" in header.stdout
+    resources = choose_resources()
+    assert (
+        f"vicheck: impl={LECTURE} isolation={level} ({probe(level)[1]}) "
+        f"resources={resources} ({probe_resources(resources)[1]}) profile=dev"
+    ) in header.stdout
 
 
 @pytest.mark.parametrize("isolation", ["none"])

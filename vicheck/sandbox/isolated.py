@@ -247,7 +247,7 @@ class IsolatedImplementation(Implementation):
         elapsed = deadline.used()
         self._budget.charge_wait(deadline)
         self._loading = False
-        self._after_run()
+        self._after_run(loading=True)
         from reference.contract import NAMES
 
         self._names = frozenset(n for n in names if isinstance(n, str) and n in NAMES)
@@ -273,27 +273,31 @@ class IsolatedImplementation(Implementation):
         tail = child.log_tail()
         return detail + (f"; last output: {tail}" if tail else "")
 
-    def _after_run(self) -> None:
+    def _after_run(self, *, loading: bool = False) -> None:
         """After a load or call that returned: what the submission's other processes met meanwhile (out of
-        memory), and, where no tmpfs bounds it (``process``), how much its folder holds."""
+        memory), and, where no tmpfs bounds it (``process``), how much its folder holds. A folder over the
+        disk limit is emptied of what the submission wrote; after a call the child is stopped too (it may hold
+        a deleted file open), after a load it runs on (stopping it would only load and write again)."""
         if self._group is not None and self._group.new_oom_kills():
             self._events.append(
                 LIMIT_SPECS["memory_mb"].message(self.limits) + ": the kernel killed one of its processes"
             )
-        if self.isolation == "process":
-            cap = self.limits.disk_mb * 2**20
-            if _folder_bytes(self._scratch, cap) > cap:
-                self._stop()
-                for entry in self._scratch.iterdir():  # the next child starts from the submission alone
-                    if entry.name != self.path.name:
-                        if entry.is_dir() and not entry.is_symlink():
-                            shutil.rmtree(entry, ignore_errors=True)
-                        else:
-                            entry.unlink(missing_ok=True)
-                (self._scratch / "tmp").mkdir(exist_ok=True)
-                self._events.append(
-                    f"{LIMIT_SPECS['disk_mb'].message(self.limits)}; child stopped and its folder emptied"
-                )
+        if self.isolation != "process":
+            return
+        cap = self.limits.disk_mb * 2**20
+        if _folder_bytes(self._scratch, cap) <= cap:
+            return
+        if not loading:
+            self._stop()
+        for entry in self._scratch.iterdir():
+            if entry.name != self.path.name:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        (self._scratch / "tmp").mkdir(exist_ok=True)
+        done = "while loading; its folder emptied" if loading else "; child stopped and its folder emptied"
+        self._events.append(f"{LIMIT_SPECS['disk_mb'].message(self.limits)}{' ' if loading else ''}{done}")
 
     def _stop(self) -> None:
         if self._child is not None:
