@@ -71,7 +71,9 @@ def grade(checkout: Path, paths: list[Path], out: Path, jobs: int, extra: list[s
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = _machine_busy()
     start = time.perf_counter()
-    subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL)
+    # from a folder outside every tree: `python -m` puts the working folder first on sys.path, ahead of
+    # PYTHONPATH, and run from a checkout's root would mix that tree's vicheck with the other's suite
+    subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, cwd=out.parent)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -113,7 +115,7 @@ def main() -> int:
     parser.add_argument("--case", action="append", help="worst: grade only these (file stems)")
     args, extra = parser.parse_known_args()  # the rest goes to vicheck grade
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="vicheck-throughput-"))
+    work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="vicheck-throughput-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}; work folder {work}")
     if args.what == "class":

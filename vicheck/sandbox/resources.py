@@ -57,6 +57,9 @@ GROUP_FOLDER = "vicheck"
 _V2_CONTROLLERS = ("memory", "pids", "cpu")
 _V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 _NAME = re.compile(r"^(\d+)-(\d+)-\d+$")
+#: the folder of all groups weighs as this many ordinary processes against the machine's other work, so that
+#: a job per core graded at once is not squeezed into one process's share of the CPU
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 #: where the kernel says what is mounted (tests point it at a fake tree)
 MOUNTINFO = Path("/proc/self/mountinfo")
 CGROUP_FILE = Path("/proc/self/cgroup")
@@ -345,9 +348,11 @@ def _prepared(level: str) -> bool:
             _write(parent / "cgroup.subtree_control", enable)
             base.mkdir(exist_ok=True)
             _write(base / "cgroup.subtree_control", enable)
+            _write(base / "cpu.weight", str(min(10000, 100 * _CPUS)))
         else:
             for base in backend.bases.values():
                 base.mkdir(exist_ok=True)
+            _write(backend.bases["cpu"] / "cpu.shares", str(1024 * _CPUS))
     except OSError:
         return False
     sweep_leftovers(level)
