@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
+from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits, pick_level
 from vicheck.sandbox.resources import Group, join
 
 __all__ = [
@@ -190,22 +190,16 @@ def choose_level(requested: str = "auto", minimum: str = "process") -> str:
                 "in the grader's own process"
             )
         return "none"
-    if requested == "auto":
-        level = next(lv for lv in ISOLATION_LEVELS if probe(lv)[0])
-        why_not = "; ".join(f"{lv}: {probe(lv)[1]}" for lv in ISOLATION_LEVELS[: ISOLATION_LEVELS.index(level)])
-    else:
-        if requested not in ISOLATION_LEVELS:
-            raise IsolationUnavailable(f"unknown isolation level {requested!r}")
-        ok, detail = probe(requested)
-        if not ok:
-            raise IsolationUnavailable(f"isolation level {requested} is not available here: {detail}")
-        level, why_not = requested, ""
-    if level_rank(level) < level_rank(minimum):
-        reason = f" ({why_not})" if why_not else ""
-        raise IsolationUnavailable(
-            f"the rubric requires isolation level {minimum} or stronger, and this grader has {level}{reason}"
-        )
-    return level
+    return pick_level(
+        ISOLATION_LEVELS,
+        requested,
+        minimum,
+        probe=probe,
+        rank=level_rank,
+        what="isolation level",
+        required="isolation level {minimum}",
+        error=IsolationUnavailable,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ slots

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import resource
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "declare",
     "group_settings",
     "parse_limit",
+    "pick_level",
 ]
 
 #: isolation levels from the strongest to the weakest (``none``: in the grader's own process)
@@ -349,3 +350,36 @@ def group_settings(limits: Limits) -> dict[str, int]:
         "pids": limits.max_processes,
         "cpu_weight": max(1, min(10000, limits.cpu_weight)),
     }
+
+
+def pick_level(
+    levels: Sequence[str],
+    requested: str,
+    minimum: str,
+    *,
+    probe: Callable[[str], tuple[bool, str]],
+    rank: Callable[[str], int],
+    what: str,
+    required: str,
+    error: type[Exception],
+) -> str:
+    """The level to run under, of ``levels`` (strongest first): the strongest that ``probe`` finds available
+    for ``requested == "auto"``, else ``requested`` if available; ``error`` (one line) when it is unknown or
+    not available, or when it ranks below ``minimum`` (a rubric's requirement). ``what`` names a level in
+    messages ("isolation level"), ``required`` the requirement ("isolation level {minimum}")."""
+    if requested == "auto":
+        level = next(lv for lv in levels if probe(lv)[0])
+        why_not = "; ".join(f"{lv}: {probe(lv)[1]}" for lv in levels[: levels.index(level)])
+    else:
+        if requested not in levels:
+            raise error(f"unknown {what} {requested!r}")
+        ok, detail = probe(requested)
+        if not ok:
+            raise error(f"{what} {requested} is not available here: {detail}")
+        level, why_not = requested, ""
+    if rank(level) < rank(minimum):
+        reason = f" ({why_not})" if why_not else ""
+        raise error(
+            f"the rubric requires {required.format(minimum=minimum)} or stronger, and this grader has {level}{reason}"
+        )
+    return level

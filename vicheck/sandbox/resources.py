@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vicheck.sandbox.limits import RESOURCE_LEVELS, Limits, group_settings
+from vicheck.sandbox.limits import RESOURCE_LEVELS, Limits, group_settings, pick_level
 
 __all__ = [
     "Group",
@@ -306,22 +306,21 @@ def choose_resources(requested: str = "auto", minimum: str = "rlimits") -> str:
     available; :class:`ResourcesUnavailable` (one line) when it is not, or is weaker than ``minimum`` (the
     rubric's ``[limits] resources``: ``cgroup`` or ``rlimits``). The chosen level is prepared (its folders
     made, controllers enabled) and its leftover groups removed."""
-    if requested == "auto":
-        level = next(lv for lv in RESOURCE_LEVELS if probe_resources(lv)[0] and _prepared(lv))
-        why_not = "; ".join(f"{lv}: {probe_resources(lv)[1]}" for lv in RESOURCE_LEVELS[: RESOURCE_LEVELS.index(level)])
-    else:
-        if requested not in RESOURCE_LEVELS:
-            raise ResourcesUnavailable(f"unknown resource level {requested!r}")
-        ok, detail = probe_resources(requested)
-        if not ok or not _prepared(requested):
-            raise ResourcesUnavailable(f"resource level {requested} is not available here: {detail}")
-        level, why_not = requested, ""
-    if resource_rank(level) < resource_rank(minimum):
-        reason = f" ({why_not})" if why_not else ""
-        raise ResourcesUnavailable(
-            f"the rubric requires resource control by {minimum} or stronger, and this grader has {level}{reason}"
-        )
-    return level
+
+    def usable(level: str) -> tuple[bool, str]:
+        ok, detail = probe_resources(level)
+        return ok and _prepared(level), detail
+
+    return pick_level(
+        RESOURCE_LEVELS,
+        requested,
+        minimum,
+        probe=usable,
+        rank=resource_rank,
+        what="resource level",
+        required="resource control by {minimum}",
+        error=ResourcesUnavailable,
+    )
 
 
 @functools.cache
