@@ -164,7 +164,7 @@ def test_a_deadline_never_waits_past_what_the_cpu_clock_can_reach() -> None:
     deadline = Deadline(2.0, clock, backstop=1000.0)
     deadline._sure_until = 0.0
     wait = deadline.left()
-    assert wait == pytest.approx(2.0 / budget._CPUS)
+    assert wait == pytest.approx(2.0 / budget.CPUS)
 
 
 def test_a_deadline_stops_on_the_wall_clock_when_the_cpu_clock_stands_still() -> None:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 from vicheck.sandbox.limits import WALL_BACKSTOP, Limits
 
-__all__ = ["Deadline", "TimeBudget"]
+__all__ = ["CPUS", "Deadline", "TimeBudget"]
 
 #: the most CPUs a group's processes can run on at once: its CPU time grows at most this fast
-_CPUS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+CPUS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 #: the shortest wait between two readings of a CPU clock near its limit (its overshoot is at most this)
 _STEP = 0.005
 
@@ -36,8 +36,7 @@ class Deadline:
         self.cpu_start = clock() if clock is not None else 0.0
         self.excluded = 0.0
         # a reading of the CPU clock: until (wall time) ``_sure_until`` the limit cannot have been reached
-        self._sure_until = self.wall_start + limit / _CPUS
-        self._cpu_left = limit
+        self._sure_until = self.wall_start + limit / CPUS
 
     def exclude(self, seconds: float, cpu_seconds: float = 0.0) -> None:
         """``seconds`` of wall-clock time (a callback), and ``cpu_seconds`` the clock counted meanwhile (calls
@@ -67,9 +66,9 @@ class Deadline:
         cpu_left = self.limit - (self.clock() - self.cpu_start)
         if cpu_left <= 0:
             return cpu_left
-        # the group's CPU time grows at most _CPUS times as fast as the wall clock
-        self._sure_until = now + cpu_left / _CPUS
-        return min(wall_left, max(cpu_left / _CPUS, _STEP))
+        # the group's CPU time grows at most CPUS times as fast as the wall clock
+        self._sure_until = now + cpu_left / CPUS
+        return min(wall_left, max(cpu_left / CPUS, _STEP))
 
     def on_wall_clock(self) -> bool:
         """Whether the wait ended on its wall-clock backstop rather than its own clock."""

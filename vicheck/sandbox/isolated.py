@@ -296,8 +296,8 @@ class IsolatedImplementation(Implementation):
                 else:
                     entry.unlink(missing_ok=True)
         (self._scratch / "tmp").mkdir(exist_ok=True)
-        done = "while loading; its folder emptied" if loading else "; child stopped and its folder emptied"
-        self._events.append(f"{LIMIT_SPECS['disk_mb'].message(self.limits)}{' ' if loading else ''}{done}")
+        done = " while loading; its folder emptied" if loading else "; child stopped and its folder emptied"
+        self._events.append(LIMIT_SPECS["disk_mb"].message(self.limits) + done)
 
     def _stop(self) -> None:
         if self._child is not None:
@@ -361,11 +361,10 @@ class IsolatedImplementation(Implementation):
                 body = decode_reply(kind, payload, self, origin)
                 if body["op"] != "cb":
                     break
-                used_before_callback = deadline.used()
-                t0, cpu0 = time.monotonic(), deadline.used()
+                t0, used_before_callback = time.monotonic(), deadline.used()
                 reply = self._run_callback(body, gen)
                 # the grader's time, and the child's in calls the callback made (charged by those calls)
-                deadline.exclude(time.monotonic() - t0, deadline.used() - cpu0)
+                deadline.exclude(time.monotonic() - t0, deadline.used() - used_before_callback)
                 child.send(reply, deadline)
         except Expired:
             expired = True  # the CallTimeout is raised below, out of this handler (see _time_out)

@@ -304,19 +304,27 @@ class Jailed:
             return 0
 
     def kill(self) -> None:
-        """Kill the child and everything it started; return when none of it is left."""
+        """Kill the child and everything it started; return when none of it is left (under ``namespaces``:
+        once the namespace's first process has ended, which it does only after every process of the
+        namespace, and of the namespaces below it, has)."""
         if self._stopped:
             return
         self._stopped = True
+        pidfd = -1
         if self.level == "namespaces" and self.proc.poll() is None:
             inner = self._namespace_pid()
             if inner > 0:  # the namespace's first process: its death kills every process in the namespace
+                with contextlib.suppress(OSError):
+                    pidfd = os.pidfd_open(inner)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(inner, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+        if pidfd >= 0:
+            select.select([pidfd], [], [], 10.0)
+            os.close(pidfd)
         if self.slot is not None:
             self.slot.release()
         if self.info_fd >= 0:
@@ -545,17 +553,26 @@ def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
     return run
 
 
+def _scratch_entries(scratch: Path) -> list[tuple[str, bool]]:
+    """``(name, is a folder)`` of each folder and regular file in ``scratch``, by name; links and anything else
+    left out (never followed): what a child's private scratch folder starts with."""
+    with os.scandir(scratch) as entries:
+        return sorted(
+            (e.name, e.is_dir(follow_symlinks=False))
+            for e in entries
+            if e.is_dir(follow_symlinks=False) or e.is_file(follow_symlinks=False)
+        )
+
+
 def _scratch_seeds(scratch: Path) -> list[tuple[int, str]]:
     """What the child's tmpfs starts with: ``(descriptor, name)`` for each regular file of ``scratch`` (open
     for reading: bubblewrap copies it in) and ``(-1, name)`` for each folder (made empty). Links are not
     followed: the grader put only a copy of the submission and an empty ``tmp`` there."""
     seeds: list[tuple[int, str]] = []
     try:
-        for entry in sorted(os.scandir(scratch), key=lambda e: e.name):
-            if entry.is_dir(follow_symlinks=False):
-                seeds.append((-1, entry.name))
-            elif entry.is_file(follow_symlinks=False):
-                seeds.append((os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), entry.name))
+        for name, folder in _scratch_entries(scratch):
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+            seeds.append((-1, name) if folder else (os.open(scratch / name, flags), name))
     except BaseException:
         for fd, _ in seeds:
             if fd >= 0:
@@ -575,12 +592,7 @@ def _private_scratch(scratch: Path, size: int, uid: int) -> Callable[[], None]:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    contents: list[tuple[str, bytes | None]] = []
-    for entry in sorted(os.scandir(scratch), key=lambda e: e.name):
-        if entry.is_dir(follow_symlinks=False):
-            contents.append((entry.name, None))
-        elif entry.is_file(follow_symlinks=False):
-            contents.append((entry.name, Path(entry.path).read_bytes()))
+    contents = [(name, None if folder else (scratch / name).read_bytes()) for name, folder in _scratch_entries(scratch)]
     target = str(scratch).encode()
     options = f"size={size},mode=0700,uid={uid},gid={uid}".encode()
 

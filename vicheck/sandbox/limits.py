@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import resource
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = [
@@ -62,12 +62,6 @@ class Limits:
         for spec in LIMIT_SPECS.values():
             spec.parse(getattr(self, spec.key))  # ValueError with the key's own words
 
-    @property
-    def wall_backstop(self) -> float:
-        """A wait measured in CPU time still ends after this multiple of its limit in wall-clock time (a
-        call that sleeps uses no CPU): :data:`WALL_BACKSTOP`."""
-        return WALL_BACKSTOP
-
 
 #: a time limit measured in the submission's CPU time (a control group's) stops a wait after this many times
 #: the limit in wall-clock seconds: the x2 for "loaded with a job per core" in the time limits' derivation
@@ -92,8 +86,6 @@ class LimitSpec:
     #: the words a report uses when the submission hits it (``{value}`` and ``{unit}`` filled in)
     hit: str = ""
     choices: tuple[str, ...] = ()
-    minimum: float = 0.0
-    check: Callable[[Any], str] | None = field(default=None, repr=False)
 
     @property
     def default(self) -> Any:
@@ -108,8 +100,8 @@ class LimitSpec:
         if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else int):
             kind = "a number" if self.kind is float else "an integer"
             raise ValueError(f"{self.key} must be {kind}, got {_kind(value)}")
-        if not math.isfinite(value) or value <= self.minimum:
-            raise ValueError(f"{self.key} must be > {self.minimum:g}, got {value}")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{self.key} must be > 0, got {value}")
         return self.kind(value)
 
     def message(self, limits: Limits) -> str:

@@ -25,11 +25,13 @@ import termios
 import threading
 import time
 
+from vicheck.sandbox.limits import Limits
+
 __all__ = ["HEAD_BYTES", "TAIL_BYTES", "OutputCapture", "human_bytes"]
 
 #: bytes kept from the start of a child's output, and from its end, unless the rubric says otherwise
 #: (``output_kb``, declared in :mod:`vicheck.sandbox.limits`)
-HEAD_BYTES = TAIL_BYTES = 64 * 1024
+HEAD_BYTES = TAIL_BYTES = Limits().output_kb * 1024
 #: bytes one read takes from the pipe (into a buffer allocated once)
 READ_BYTES = 64 * 1024
 #: the pipe's capacity (asked for; the system may refuse): a child that prints in bursts rarely waits

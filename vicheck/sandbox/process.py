@@ -6,7 +6,6 @@ import contextlib
 import os
 import select
 import signal
-import time
 
 from vicheck.sandbox import _codec
 from vicheck.sandbox.budget import Deadline
@@ -71,7 +70,6 @@ class ChildProcess:
         self.wpoller = select.poll()
         self.wpoller.register(fd_write, select.POLLOUT | select.POLLERR)
         self.pending = b""
-        self.started = time.monotonic()
 
     @property
     def returncode(self) -> int | None:

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vicheck.sandbox.budget import CPUS
 from vicheck.sandbox.limits import RESOURCE_LEVELS, Limits, group_settings, pick_level
 
 __all__ = [
@@ -57,9 +58,6 @@ GROUP_FOLDER = "vicheck"
 _V2_CONTROLLERS = ("memory", "pids", "cpu")
 _V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 _NAME = re.compile(r"^(\d+)-(\d+)-\d+$")
-#: the folder of all groups weighs as this many ordinary processes against the machine's other work, so that
-#: a job per core graded at once is not squeezed into one process's share of the CPU
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 #: where the kernel says what is mounted (tests point it at a fake tree)
 MOUNTINFO = Path("/proc/self/mountinfo")
 CGROUP_FILE = Path("/proc/self/cgroup")
@@ -184,9 +182,6 @@ class _Backend:
     def cpu_seconds(self, name: str) -> float:
         raise NotImplementedError
 
-    def cpu_file(self, name: str) -> Path:
-        raise NotImplementedError
-
 
 class _V2(_Backend):
     level = "cgroup2"
@@ -209,11 +204,8 @@ class _V2(_Backend):
     def oom_kills(self, name: str) -> int:
         return _keyed(_read(self.bases["unified"] / name / "memory.events"), "oom_kill")
 
-    def cpu_file(self, name: str) -> Path:
-        return self.bases["unified"] / name / "cpu.stat"
-
     def cpu_seconds(self, name: str) -> float:
-        return _keyed(_read(self.cpu_file(name)), "usage_usec") / 1e6
+        return _keyed(_read(self.bases["unified"] / name / "cpu.stat"), "usage_usec") / 1e6
 
 
 class _V1(_Backend):
@@ -231,11 +223,8 @@ class _V1(_Backend):
     def oom_kills(self, name: str) -> int:
         return _keyed(_read(self.bases["memory"] / name / "memory.oom_control"), "oom_kill")
 
-    def cpu_file(self, name: str) -> Path:
-        return self.bases["cpuacct"] / name / "cpuacct.usage"
-
     def cpu_seconds(self, name: str) -> float:
-        text = _read(self.cpu_file(name)).strip()
+        text = _read(self.bases["cpuacct"] / name / "cpuacct.usage").strip()
         return int(text) / 1e9 if text.isdigit() else 0.0
 
 
@@ -347,11 +336,13 @@ def _prepared(level: str) -> bool:
             _write(parent / "cgroup.subtree_control", enable)
             base.mkdir(exist_ok=True)
             _write(base / "cgroup.subtree_control", enable)
-            _write(base / "cpu.weight", str(min(10000, 100 * _CPUS)))
+            # the folder of all groups weighs as one ordinary process per core against the machine's other
+            # work, so that a job per core graded at once is not squeezed into one process's share
+            _write(base / "cpu.weight", str(min(10000, 100 * CPUS)))
         else:
             for base in backend.bases.values():
                 base.mkdir(exist_ok=True)
-            _write(backend.bases["cpu"] / "cpu.shares", str(1024 * _CPUS))
+            _write(backend.bases["cpu"] / "cpu.shares", str(1024 * CPUS))
     except OSError:
         return False
     sweep_leftovers(level)

@@ -156,20 +156,8 @@ class Zygote:
 
     def close(self) -> None:
         """Kill the zygote and every child it forked (its whole PID namespace); idempotent. Returns when none
-        of them is left: the namespace's first process ends only once every process of the namespace, and
-        of the namespaces below it, has."""
-        pidfd = -1
-        if self._jailed.proc.poll() is None:
-            inner = self._jailed._namespace_pid()
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(inner) if inner > 0 else -1
-        try:
-            self._jailed.kill()
-            if pidfd >= 0:
-                select.select([pidfd], [], [], 10.0)
-        finally:
-            if pidfd >= 0:
-                os.close(pidfd)
+        of them is left (:meth:`~vicheck.sandbox.jail.Jailed.kill`)."""
+        self._jailed.kill()
         with contextlib.suppress(OSError):
             os.close(self._ready_r)
         shutil.rmtree(self._folder, ignore_errors=True)
