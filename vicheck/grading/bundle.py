@@ -79,6 +79,7 @@ rm -f "$RESULTS"
 
 # Grade a copy, in a folder of our own: nothing the submission writes ends up in /autograder/submission.
 WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/submission"
 cp -R /autograder/submission/. "$WORK/submission/"
 cd "$WORK"
