@@ -99,6 +99,36 @@ class LoadProblem:
         return f"{self.where}{line}: {self.exc_type}: {self.message}"
 
 
+#: what an :class:`Event` may be about
+EVENT_KINDS: tuple[str, ...] = (
+    "time_limit",  # the submission's whole time budget ran out
+    "load_failed",  # its process died, or passed the load time limit, while loading
+    "restart",  # its process was started again and the submission reloaded
+    "call_timeout",  # a call passed the per-call time limit
+    "crash",  # a call killed its process
+    "memory",  # it or one of its processes passed the memory limit
+    "disk",  # its folder passed the disk limit
+    "output",  # it printed more than the output limit
+)
+
+
+class Event(str):
+    """One thing that happened while grading, in one line (the ``str`` itself), and its ``kind`` (one of
+    :data:`EVENT_KINDS`): a reader decides what an event means by its kind, never by its wording."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Event:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        event = super().__new__(cls, text)
+        event.kind = kind
+        return event
+
+    def __reduce__(self) -> tuple[type[Event], tuple[str, str]]:
+        return (Event, (str(self), self.kind))
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch, numpy and :mod:`random` with ``seed`` (what a property asks for before each call)."""
     import numpy as np
@@ -140,8 +170,8 @@ class Implementation(ABC):
         """Errors met while loading (a cell that raised, a module that stopped half-way)."""
         return []
 
-    def events(self) -> list[str]:
-        """Things that happened while grading: crashes, time-outs, restarts (one line each)."""
+    def events(self) -> list[Event]:
+        """Things that happened while grading: crashes, time-outs, restarts (one line each, with its kind)."""
         return []
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 from vicheck.implementation import (
     CallFailed,
     CallTimeout,
+    Event,
     Implementation,
     LoadProblem,
     MissingName,
@@ -87,7 +88,7 @@ class IsolatedImplementation(Implementation):
         self._budget = TimeBudget(limits)
         self._handles = HandleTable()
         self._problems: list[LoadProblem] = []
-        self._events: list[str] = []
+        self._events: list[Event] = []
         self._names: frozenset[str] = frozenset()
         self._depth = 0
         #: contract name -> the call that ran past the per-call limit: such a name is not called again
@@ -231,7 +232,9 @@ class IsolatedImplementation(Implementation):
             self._budget.charge_wait(deadline)
             self._stop()
             if isinstance(exc, Expired) and self._budget.cut_short(limit, self.limits.load_seconds):
-                self._events.append(f"time limit of {self.limits.submission_seconds:g} s exhausted while loading")
+                self._events.append(
+                    Event(f"time limit of {self.limits.submission_seconds:g} s exhausted while loading", "time_limit")
+                )
                 raise TimeLimitExhausted(self.limits.submission_seconds) from None
             if isinstance(exc, Expired):
                 detail = f"loading did not finish within {self.limits.load_seconds:g} s (load time limit)"
@@ -242,7 +245,7 @@ class IsolatedImplementation(Implementation):
             self._broken = f"loading failed: {detail}"
             if not self._loaded_once:
                 self._problems.append(LoadProblem("load", kind_name, detail))
-            self._events.append(f"loading {self.path.name} failed: {detail}")
+            self._events.append(Event(f"loading {self.path.name} failed: {detail}", "load_failed"))
             raise SubmissionCrashed(call, self._broken) from None
         elapsed = deadline.used()
         self._budget.charge_wait(deadline)
@@ -262,7 +265,7 @@ class IsolatedImplementation(Implementation):
                         self._problems.append(problem)
             self._loaded_once = True
         else:
-            self._events.append(f"child restarted: {self.path.name} reloaded in {elapsed:.1f} s")
+            self._events.append(Event(f"child restarted: {self.path.name} reloaded in {elapsed:.1f} s", "restart"))
         return child
 
     def _death(self, exc: Died, child: ChildProcess) -> str:
@@ -280,7 +283,9 @@ class IsolatedImplementation(Implementation):
         a deleted file open), after a load it runs on (stopping it would only load and write again)."""
         if self._group is not None and self._group.new_oom_kills():
             self._events.append(
-                LIMIT_SPECS["memory_mb"].message(self.limits) + ": the kernel killed one of its processes"
+                Event(
+                    LIMIT_SPECS["memory_mb"].message(self.limits) + ": the kernel killed one of its processes", "memory"
+                )
             )
         if self.isolation != "process":
             return
@@ -297,14 +302,14 @@ class IsolatedImplementation(Implementation):
                     entry.unlink(missing_ok=True)
         (self._scratch / "tmp").mkdir(exist_ok=True)
         done = " while loading; its folder emptied" if loading else "; child stopped and its folder emptied"
-        self._events.append(LIMIT_SPECS["disk_mb"].message(self.limits) + done)
+        self._events.append(Event(LIMIT_SPECS["disk_mb"].message(self.limits) + done, "disk"))
 
     def _stop(self) -> None:
         if self._child is not None:
             self._child.kill()
             printed = self._child.output.summary()
             if printed is not None:  # once per child: it is stopped once
-                self._events.append(f"{self.path.name} {printed} of its output")
+                self._events.append(Event(f"{self.path.name} {printed} of its output", "output"))
             self._child = None
         self._loading = False
         self._handles.clear()
@@ -372,10 +377,15 @@ class IsolatedImplementation(Implementation):
             self._stop()
             if self._budget.cut_short(limit, self.limits.call_seconds):
                 self._events.append(
-                    f"time limit of {self.limits.submission_seconds:g} s exhausted during {call}; child stopped"
+                    Event(
+                        f"time limit of {self.limits.submission_seconds:g} s exhausted during {call}; child stopped",
+                        "time_limit",
+                    )
                 )
                 raise TimeLimitExhausted(self.limits.submission_seconds) from None
-            self._events.append(f"{call} timed out after {self.limits.call_seconds:g} s; child restarted")
+            self._events.append(
+                Event(f"{call} timed out after {self.limits.call_seconds:g} s; child restarted", "call_timeout")
+            )
         except CallTimeout as exc:  # a nested call (made by a callback) timed out: this call cannot go on either
             self._budget.charge(used_before_callback)  # this call's own time, up to the callback
             if outermost and exc.earlier is None:
@@ -385,7 +395,7 @@ class IsolatedImplementation(Implementation):
             self._budget.charge_wait(deadline)
             self._stop()
             detail = self._death(exc, child)
-            self._events.append(f"{call} crashed the child ({detail}); child restarted")
+            self._events.append(Event(f"{call} crashed the child ({detail}); child restarted", "crash"))
             raise SubmissionCrashed(call, detail) from None
         finally:
             self._depth -= 1
@@ -419,7 +429,10 @@ class IsolatedImplementation(Implementation):
             return
         self._timed_out[root] = call
         self._events.append(
-            f"{root} timed out after {self.limits.call_seconds:g} s; it is not called again in this run"
+            Event(
+                f"{root} timed out after {self.limits.call_seconds:g} s; it is not called again in this run",
+                "call_timeout",
+            )
         )
 
     def _run_callback(self, body: dict[str, Any], gen: int) -> bytes:
@@ -473,7 +486,7 @@ class IsolatedImplementation(Implementation):
         self.names()
         return list(self._problems)
 
-    def events(self) -> list[str]:
+    def events(self) -> list[Event]:
         return list(self._events)
 
     @property
