@@ -14,11 +14,20 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["PropertyInfo", "prop", "REGISTRY", "PROFILES", "active_profile", "set_active_profile", "examples_for"]
+from ._vocabulary import CATEGORIES, PROFILES
+
+__all__ = [
+    "CATEGORIES",
+    "PropertyInfo",
+    "prop",
+    "REGISTRY",
+    "PROFILES",
+    "active_profile",
+    "set_active_profile",
+    "examples_for",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-CATEGORIES = ("correctness", "robustness")
 
 
 @dataclass(frozen=True)
@@ -33,13 +42,6 @@ class PropertyInfo:
 
 REGISTRY: dict[str, PropertyInfo] = {}
 
-#: Hypothesis profiles: dev is quick and random; ci and grade are derandomized with no example database,
-#: so the same implementation gets the same verdicts on every run and machine.
-PROFILES: dict[str, dict[str, Any]] = {
-    "dev": {"derandomize": False, "scale": 0.25},
-    "ci": {"derandomize": True, "database": None, "scale": 1.0},
-    "grade": {"derandomize": True, "database": None, "scale": 1.0},
-}
 _active = ["grade"]
 
 #: Successful shrinks Hypothesis may make per failing property (its own default is 500). A count, not a
@@ -142,7 +144,7 @@ def prop(
     whole message (expected, got, note, assumes), rather than a group of "distinct failures" whose messages
     the report would not show."""
     if category not in CATEGORIES:
-        raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
+        raise ValueError(f"category must be one of {tuple(CATEGORIES)}, got {category!r}")
 
     def decorate(test: F) -> F:
         name = test.__name__.removeprefix("test_")

@@ -6,6 +6,8 @@ A rubric is a TOML file (see ``vicheck/examples/rubric.toml``)::
     profile = "grade"                          # Hypothesis profile: dev, ci or grade
     categories = ["correctness", "robustness"] # property categories that count for the score
     default_visibility = "visible"             # visible or hidden
+    formats = ["json", "log", "md", "junit", "gradescope", "summary.csv", "summary.md", "index.html"]
+                                               # the files `vicheck grade` writes (default: these)
 
     [weights]                                  # fnmatch patterns over property names -> points
     "kl1_*" = 3
@@ -43,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from properties._vocabulary import CATEGORIES
+from properties._vocabulary import PROFILES as _PROFILES
 from vicheck.sandbox.limits import LIMIT_SPECS, Limits, parse_limit
 
 if sys.version_info >= (3, 11):
@@ -52,13 +56,13 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["DEFAULT_CATEGORIES", "PROFILES", "VISIBILITIES", "Rubric", "load_rubric"]
 
-PROFILES: tuple[str, ...] = ("dev", "ci", "grade")
+PROFILES: tuple[str, ...] = tuple(_PROFILES)
 VISIBILITIES: tuple[str, ...] = ("visible", "hidden")
-DEFAULT_CATEGORIES: frozenset[str] = frozenset({"correctness", "robustness"})
+DEFAULT_CATEGORIES: frozenset[str] = frozenset(CATEGORIES)
 
 #: table -> the keys it may hold (``None``: any key, checked by the table's own reader)
 _TABLES: dict[str, tuple[str, ...] | None] = {
-    "grading": ("profile", "categories", "default_visibility"),
+    "grading": ("profile", "categories", "default_visibility", "formats"),
     "weights": None,
     "visibility": ("hidden", "visible"),
     "aliases": None,
@@ -90,6 +94,8 @@ class Rubric:
     visible: tuple[str, ...] = ()
     #: SHA-256 of the rubric file's bytes ("" for the default rubric): provenance, and the resume key
     sha256: str = ""
+    #: the output formats ``vicheck grade`` writes (``None``: the default ones); ``--formats`` overrides it
+    formats: tuple[str, ...] | None = None
 
     def weight_for(self, name: str, default: float = 1.0) -> float:
         """The weight of property ``name``: an exact name (with or without its ``[param]`` part) wins;
@@ -192,6 +198,14 @@ def load_rubric(path: str | Path | None) -> Rubric:
     default_visibility = r.string(
         "grading", "default_visibility", grading.get("default_visibility", "visible"), VISIBILITIES
     )
+    formats = tuple(r.strings("grading", "formats", grading["formats"])) if "formats" in grading else None
+    if formats is not None:
+        from vicheck.grading.report.formats import class_formats, student_formats
+
+        known = [*student_formats(), *class_formats()]
+        unknown = [f for f in formats if f not in known]
+        if unknown:
+            raise r.fail("grading", "formats", f"unknown format {unknown[0]!r} (known: {', '.join(known)})")
 
     weights: dict[str, float] = {}
     for pattern, value in r.table(data, "weights").items():
@@ -231,4 +245,5 @@ def load_rubric(path: str | Path | None) -> Rubric:
         limits=limits,
         visible=visible,
         sha256=hashlib.sha256(raw).hexdigest(),
+        formats=formats,
     )
