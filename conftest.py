@@ -1,3 +1,4 @@
-"""Project-wide pytest set-up: the property-suite plugin (``--impl``, ``--grade-report``, profiles)."""
+"""Project-wide pytest set-up: the grader's pytest plugin (``--impl``, ``--grade-report``, profiles), so that
+``pytest properties/ --impl PATH`` checks PATH from a checkout."""
 
-pytest_plugins = ["properties.plugin"]
+pytest_plugins = ["vicheck.grading.run.plugin"]

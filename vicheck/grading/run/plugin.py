@@ -4,6 +4,11 @@ and the grade report.
 Options (group ``vicheck``): ``--impl`` and ``--grade-report`` (names fixed by the product), the rest
 prefixed ``--vicheck-``. They are resolved once in :func:`pytest_configure` into :class:`VicheckConfig`
 and shown by :func:`pytest_report_header`.
+
+The plugin belongs to the grader, not to the suite (``properties/`` imports nothing of
+:mod:`vicheck.grading`): installing vicheck registers it by its ``pytest11`` entry point, named as this
+module, so ``pytest properties/``, ``pytest -p properties.plugin`` (the older spelling) and the grader's
+``-p vicheck.grading.run.plugin`` all load it exactly once.
 """
 
 from __future__ import annotations
@@ -21,15 +26,18 @@ from typing import Any, cast
 
 import pytest
 
-from vicheck.grading.records import GradeReport, PropertyResult
+from properties._checks import PropertyFailure
+from properties._registry import PROFILES, active_profile, set_active_profile
+from properties._vocabulary import CATEGORIES
+from vicheck.grading.report.formats import StudentContext, student_formats
+from vicheck.grading.report.records import GradeReport, PropertyResult, iso_utc, now_utc
+from vicheck.grading.rubric import Rubric
+from vicheck.grading.run.options import ISOLATION_CHOICES, RESOURCE_CHOICES, VISIBILITY_CHOICES
 from vicheck.implementation import Implementation, SubmissionProblem
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
-from vicheck.sandbox.limits import RESOURCE_LEVELS, Limits
+from vicheck.sandbox.limits import Limits
 from vicheck.sandbox.loading import classify_spec, load_implementation, resolve_submission_path
 from vicheck.sandbox.resources import ResourcesUnavailable, choose_resources, probe_resources
-
-from ._checks import PropertyFailure
-from ._registry import PROFILES, active_profile, set_active_profile
 
 __all__ = ["VicheckConfig", "CONFIG_KEY"]
 
@@ -44,7 +52,7 @@ class VicheckConfig:
     feedback: Path | None
     visibility: str
     functions: frozenset[str] | None
-    rubric: Any
+    rubric: Rubric | None
     limits: Limits
     aliases: dict[str, str] = field(default_factory=dict)
     #: the isolation level in force: namespaces, uid, process (a child per submission) or none
@@ -81,7 +89,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vicheck-isolation",
         default="auto",
-        choices=["auto", "namespaces", "uid", "process", "none"],
+        choices=ISOLATION_CHOICES,
         help="how a submission file runs: auto (the strongest level available here), namespaces (a "
         "bubblewrap jail), uid (a uid of its own, as root), process (a child process) or none (in this "
         "process); a named level that is not available stops the run",
@@ -89,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vicheck-resources",
         default="auto",
-        choices=["auto", *RESOURCE_LEVELS],
+        choices=RESOURCE_CHOICES,
         help="how a submission's resources are bounded as a whole: auto (the strongest level available), "
         "cgroup2 or cgroup1 (a control group per submission: memory, processes, CPU share), or rlimits (each "
         "process's own limits); a named level that is not available stops the run",
@@ -103,7 +111,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--vicheck-visibility",
         default="all",
-        choices=["all", "visible"],
+        choices=VISIBILITY_CHOICES,
         help="visible: a self-check that leaves out the rubric's hidden properties",
     )
     group.addoption(
@@ -116,7 +124,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vicheck-feedback", default=None, metavar="PATH", help="write markdown feedback")
 
 
-def _load_rubric(path: str | None) -> Any:
+def _load_rubric(path: str | None) -> Rubric | None:
     """The rubric, or None for the built-in defaults (each property's own weight, everything visible)."""
     if path is None:
         return None
@@ -134,12 +142,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # has no use for patches to its own source: where the import has not succeeded, it fails at once.
     sys.modules.setdefault("hypothesis.extra._patching", None)  # type: ignore[arg-type]
     rubric = _load_rubric(config.getoption("--vicheck-rubric"))
-    profile = config.getoption("--vicheck-profile") or getattr(rubric, "profile", None) or "grade"
+    profile = config.getoption("--vicheck-profile") or (rubric.profile if rubric is not None else "grade")
     set_active_profile(profile)
     spec = config.getoption("--impl")
     if spec != "reference":
         _check_impl_spec(spec)
-    limits: Limits = getattr(rubric, "limits", None) or Limits()
+    limits = rubric.limits if rubric is not None else Limits()
     isolation = config.getoption("--vicheck-isolation")
     level = _isolation_level(spec, isolation, limits)
     resources = _resource_level(level, config.getoption("--vicheck-resources"), limits)
@@ -157,12 +165,12 @@ def pytest_configure(config: pytest.Config) -> None:
         functions=_functions_option(config.getoption("--vicheck-functions")),
         rubric=rubric,
         limits=limits,
-        aliases=dict(getattr(rubric, "aliases", None) or {}),
+        aliases=dict(rubric.aliases) if rubric is not None else {},
         level=level,
         resources=resources,
     )
-    config.addinivalue_line("markers", "correctness: the property checks a value the lecture asks for")
-    config.addinivalue_line("markers", "robustness: the property checks extreme or invalid inputs")
+    for category, meaning in CATEGORIES.items():
+        config.addinivalue_line("markers", f"{category}: {meaning}")
     config.addinivalue_line("markers", "vicheck(functions, weight, category): property metadata")
 
 
@@ -221,7 +229,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     vc = config.stash.get(CONFIG_KEY, None)
     if vc is None:
         return []
-    rubric = getattr(vc.rubric, "source", "default")
+    rubric = vc.rubric.source if vc.rubric is not None else "default"
     detail = probe(vc.level)[1]
     resources = vc.resources if vc.resources == "none" else f"{vc.resources} ({probe_resources(vc.resources)[1]})"
     return [
@@ -324,7 +332,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             profile=vc.profile,
             hypothesis_seed=_seed_text(session.config),
             versions=_versions(),
-            rubric=rubric.describe() if rubric is not None and hasattr(rubric, "describe") else "default",
+            rubric=rubric.describe() if rubric is not None else "default",
             hidden_left_out=vc.hidden_left_out,
             submission_sha256=_sha256(vc.impl),
             isolation=vc.level,
@@ -392,14 +400,28 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
     if info is None or "impl" not in pyfuncitem.funcargs:
         return None
     implementation = cast(Implementation, pyfuncitem.funcargs["impl"])
+    result = _result_for(pyfuncitem)
     why = _load_failure(implementation)
     if why is not None:
+        if result is not None:
+            result.reason = "not_loaded"
         raise PropertyFailure(f"not graded: the submission did not load ({why})")
     missing = [f for f in info[0] if not implementation.has(f)]
     if missing:
+        if result is not None:
+            result.reason, result.missing = "missing", missing
         names = ", ".join(f"`{m}`" for m in missing)
         raise PropertyFailure(f"submission defines no {names}")
     return None
+
+
+def _result_for(item: pytest.Item) -> PropertyResult | None:
+    """The report's entry for the property ``item`` (``None`` when no report is kept)."""
+    vc = item.config.stash[CONFIG_KEY]
+    if vc.report is None:
+        return None
+    name = property_name(item)
+    return next((r for r in vc.report.properties if r.name == name), None)
 
 
 def _load_failure(implementation: Implementation) -> str | None:
@@ -421,8 +443,9 @@ def _load_failure(implementation: Implementation) -> str | None:
     stopped = [p for p in problems if p.where.startswith("line ")]
     if stopped:
         return str(stopped[-1])
-    # the budget ran out during the first load: IsolatedImplementation records it only as an event
-    return next((e for e in implementation.events() if e.endswith("exhausted while loading")), None)
+    # the budget ran out during the first load (nothing loaded, so no call ran): IsolatedImplementation records
+    # it only as an event
+    return next((e for e in implementation.events() if e.kind == "time_limit"), None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -441,7 +464,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     vc = item.config.stash[CONFIG_KEY]
     if vc.report is None or _info(item) is None:
         return
-    result = next((r for r in vc.report.properties if r.name == property_name(item)), None)
+    result = _result_for(item)
     if result is None:
         return
     if rep.when == "call" or (rep.when == "setup" and rep.failed):
@@ -473,28 +496,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     implementation = vc.implementation
     if implementation is not None:
         # the jail goes first: the final report is written once nothing of the submission runs any more
-        problems = [str(p) for p in implementation.load_problems()]
+        problems = implementation.load_problems()
         implementation.close()
         events = implementation.events()
     if vc.report is not None:
         if implementation is not None:
-            vc.report.errors.extend(problems)
-            vc.report.errors.extend(events)
+            for p in problems:
+                vc.report.add_error("notebook_cell" if p.where.startswith("cell ") else "load_error", str(p))
+            for e in events:
+                vc.report.add_error(_EVENT_KINDS.get(e.kind, "isolation_event"), str(e))
         for r in vc.report.properties:
             if r.status == "pending":
-                r.status, r.message = "not run", "not run (deselected or interrupted)"
+                r.stop("not_run", "not run (deselected or interrupted)")
         vc.report.complete = True
         vc.report.running = ""
+        vc.report.graded_at = iso_utc(now_utc())
         _write(vc)
-        elapsed = time.monotonic() - vc.started
-        if vc.gradescope is not None:
-            from vicheck.grading.reports import write_gradescope
+        ctx = StudentContext(seconds=time.monotonic() - vc.started)
+        formats = student_formats()
+        for name, path in (("gradescope", vc.gradescope), ("md", vc.feedback)):
+            if path is not None:
+                formats[name].write(vc.report, path, ctx)
 
-            write_gradescope(vc.report, vc.gradescope, execution_time=elapsed)
-        if vc.feedback is not None:
-            from vicheck.grading.reports import write_feedback
 
-            write_feedback(vc.report, vc.feedback)
+#: an isolation event's kind (:data:`vicheck.implementation.EVENT_KINDS`) -> the report's error kind
+_EVENT_KINDS = {"time_limit": "time_limit", "load_failed": "load_error"}
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

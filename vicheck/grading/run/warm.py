@@ -3,7 +3,7 @@ and forks one fresh pytest run per submission.
 
 Starting pytest and importing torch, scipy, Hypothesis and the suite (with pytest's assertion rewriting)
 costs seconds of CPU per submission, the same seconds for every student. :class:`ForkServer` pays them
-once per ``vicheck grade`` run: its process (``python -m vicheck.grading.warm``, started with the
+once per ``vicheck grade`` run: its process (``python -m vicheck.grading.run.warm``, started with the
 environment of a grading run) imports everything, then *rehearses* the grading run in process against the
 reference (same options, same profile; output discarded), which imports and rewrites the test modules and
 fills every lazily built cache, and restores torch's random state. Then, for each submission, it forks;
@@ -79,7 +79,7 @@ class ForkServer:
 
     def __init__(self, python: str, env: dict[str, str], cwd: Path, stderr: IO[bytes]) -> None:
         self._proc = subprocess.Popen(
-            [python, "-m", "vicheck.grading.warm"],
+            [python, "-m", "vicheck.grading.run.warm"],
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,
@@ -333,7 +333,7 @@ def _child(request: dict[str, Any], private: tuple[int, int], main: Callable[[li
 
 
 def serve(main: Callable[[list[str]], Any] | None = None) -> int:
-    """The server's loop (``python -m vicheck.grading.warm``)."""
+    """The server's loop (``python -m vicheck.grading.run.warm``)."""
     # the protocol moves to private descriptors; fd 0/1 become /dev/null and stderr, so that nothing the
     # imports or the rehearsal print can corrupt it
     requests, replies = os.dup(0), os.dup(1)
