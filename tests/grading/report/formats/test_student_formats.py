@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.grading.reports import write_feedback, write_gradescope, write_junit, write_summary_csv
+from vicheck.grading.report.context import ClassContext
+from vicheck.grading.report.folder import load_reports
+from vicheck.grading.report.formats import StudentContext
+from vicheck.grading.report.formats.feedback_md import write_feedback
+from vicheck.grading.report.formats.gradescope import write_gradescope
+from vicheck.grading.report.formats.junit import write_junit
+from vicheck.grading.report.formats.summary_csv import write_summary_csv
+from vicheck.grading.report.records import GradeReport, PropertyResult
 
 
 def make_report(**overrides: object) -> GradeReport:
@@ -67,7 +73,7 @@ def make_report(**overrides: object) -> GradeReport:
 
 def test_gradescope_schema(tmp_path: Path) -> None:
     path = tmp_path / "results" / "results.json"
-    write_gradescope(make_report(), path, execution_time=12.5)
+    write_gradescope(make_report(), path, StudentContext(seconds=12.5))
     data = json.loads(path.read_text())
     assert set(data) == {"score", "execution_time", "output", "stdout_visibility", "tests", "extra_data"}
     assert data["extra_data"]["isolation"] == "namespaces" and data["extra_data"]["submission_sha256"] == "ab" * 32
@@ -93,7 +99,7 @@ def test_gradescope_schema(tmp_path: Path) -> None:
 
 def test_gradescope_hidden_left_out_notice(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    write_gradescope(make_report(hidden_left_out=3), path, execution_time=1.0)
+    write_gradescope(make_report(hidden_left_out=3), path, StudentContext(seconds=1.0))
     output = json.loads(path.read_text())["output"]
     assert "3 hidden properties were not run" in output
     assert "not the final grade" in output
@@ -101,13 +107,13 @@ def test_gradescope_hidden_left_out_notice(tmp_path: Path) -> None:
 
 def test_gradescope_incomplete_run_is_said(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    write_gradescope(make_report(complete=False, running="kl2_slow"), path, execution_time=1.0)
+    write_gradescope(make_report(complete=False, running="kl2_slow"), path, StudentContext(seconds=1.0))
     assert "kl2_slow" in json.loads(path.read_text())["output"]
 
 
 def test_feedback_markdown(tmp_path: Path) -> None:
     path = tmp_path / "alice.md"
-    write_feedback(make_report(hidden_left_out=1), path)
+    write_feedback(make_report(hidden_left_out=1), path, StudentContext())
     text = path.read_text()
     assert text.startswith("# Feedback: alice.py")
     assert "Score 4 / 7" in text
@@ -134,14 +140,14 @@ def test_feedback_all_passed_has_no_failure_section(tmp_path: Path) -> None:
     report = make_report(errors=[])
     report.properties = [p for p in report.properties if p.passed]
     path = tmp_path / "bob.md"
-    write_feedback(report, path)
+    write_feedback(report, path, StudentContext())
     text = path.read_text()
     assert "What went wrong" not in text and "Problems while" not in text and "Note:" not in text
 
 
 def test_junit_xml(tmp_path: Path) -> None:
     path = tmp_path / "alice.junit.xml"
-    write_junit(make_report(), path, execution_time=2.0)
+    write_junit(make_report(), path, StudentContext(seconds=2.0))
     suite = ET.parse(path).getroot().find("testsuite")
     assert suite is not None
     assert suite.get("tests") == "4" and suite.get("failures") == "1" and suite.get("skipped") == "1"
@@ -151,15 +157,17 @@ def test_junit_xml(tmp_path: Path) -> None:
     assert cases["grading"].find("error") is not None
 
 
-@pytest.mark.parametrize("as_mapping", [True, False])
-def test_summary_csv(tmp_path: Path, as_mapping: bool) -> None:
-    alice = make_report()
-    empty = GradeReport(submission="/subs/carol", errors=["cannot grade", "second"], complete=False)
+def test_summary_csv(tmp_path: Path) -> None:
+    """One row per report of the folder, named by its file (the student's name), in name order."""
+    make_report().write(tmp_path / "alice.json")
+    GradeReport(submission="/subs/carol", errors=["cannot grade", "second"], complete=False).write(
+        tmp_path / "carol.json"
+    )
     path = tmp_path / "summary.csv"
-    write_summary_csv({"alice": alice, "carol": empty} if as_mapping else [alice, empty], path)
+    write_summary_csv(ClassContext(load_reports(tmp_path)), path)
     rows = list(csv.DictReader(path.open()))
     assert list(rows[0]) == ["submission", "score", "max_score", "percent", "failed", "errors", "complete"]
-    assert rows[0]["submission"] == ("alice" if as_mapping else "/subs/alice.py")
+    assert rows[0]["submission"] == "alice" and rows[1]["submission"] == "carol"
     assert rows[0]["score"] == "4" and rows[0]["max_score"] == "7" and rows[0]["percent"] == "57.1"
     assert rows[0]["failed"] == "lp_transformed_integrates_to_one[exp-Gamma];kl2_unbiased"
     assert rows[0]["errors"] == "1" and rows[0]["complete"] == "true"
