@@ -4,7 +4,7 @@ Under the derandomized profiles every submission that passes a property sees the
 float64 oracles and tolerance bounds (quadrature, quantiles, the trapezoid bound's variation) would be
 computed again for every student with the same result. :func:`oracle_cache` remembers them by the exact
 bits of their arguments. ``vicheck grade``'s warm worker rehearses the suite on the reference before it
-forks (see :mod:`vicheck.grading.warm`), so each fork finds the cache filled for the examples that a
+forks (see :mod:`vicheck.grading.run.warm`), so each fork finds the cache filled for the examples that a
 passing submission meets; a failing one's shrunk examples are computed as before.
 
 A cached value is the value the function returned for bit-identical arguments in the same process, so

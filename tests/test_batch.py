@@ -18,13 +18,14 @@ import pytest
 
 from vicheck.cli import main
 from vicheck.grading import batch
-from vicheck.grading.records import GradeReport
+from vicheck.grading.progress import Progress
+from vicheck.grading.submissions import Outcome, expand_submissions
+from vicheck.grading.report.records import GradeReport
 
 FAKE = r"""
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
-from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.grading.reports import write_feedback, write_gradescope
+from vicheck.grading.report.records import GradeReport, PropertyResult
 from vicheck.sandbox.loading import resolve_submission_path
 
 start = time.time()
@@ -78,8 +79,6 @@ for prop in report.properties[1:]:
     prop.message = "wrong value" if fail else ""
 report.running, report.complete = "", True
 report.write(a.grade_report)
-write_gradescope(report, a.vicheck_gradescope, execution_time=0.1)
-write_feedback(report, a.vicheck_feedback)
 Path(a.junitxml).write_text("<testsuites/>")
 log()
 sys.exit(1 if fail else 0)
@@ -123,7 +122,7 @@ def test_expand_folder_of_submissions(tmp_path: Path) -> None:
     (subs / "notes.txt").write_text("hi")
     submission(subs / ".hidden.py", "pass")
     (subs / "__pycache__").mkdir()
-    found, notes = batch.expand_submissions([subs])
+    found, notes = expand_submissions([subs])
     assert [s.name for s in found] == ["alice", "alice-2", "bob", "carol", "dave"]
     by = {s.name: s for s in found}
     assert by["alice"].file == (subs / "alice" / "x.py").resolve()
@@ -134,18 +133,18 @@ def test_expand_folder_of_submissions(tmp_path: Path) -> None:
     # a folder holding one file is one submission, named after the file; a file is itself
     one = tmp_path / "one"
     submission(one / "lecture_4_functions.py", "pass")
-    found, _ = batch.expand_submissions([one, subs / "bob.ipynb"])
+    found, _ = expand_submissions([one, subs / "bob.ipynb"])
     assert [(s.name, s.path) for s in found] == [
         ("lecture_4_functions", one.resolve()),
         ("bob", (subs / "bob.ipynb").resolve()),
     ]
     # the output folder inside the submissions folder is not a student
     (subs / "grades").mkdir()
-    found, _ = batch.expand_submissions([subs], exclude=subs / "grades")
+    found, _ = expand_submissions([subs], exclude=subs / "grades")
     assert "grades" not in [s.name for s in found]
     for bad in (tmp_path / "missing", subs / "notes.txt", tmp_path / "subs" / "__pycache__"):
         with pytest.raises(ValueError):
-            batch.expand_submissions([bad])
+            expand_submissions([bad])
 
 
 def test_parallel_grading_outputs_and_environment(
@@ -167,7 +166,7 @@ def test_parallel_grading_outputs_and_environment(
         assert r["cwd_files"] == [] and not str(r["cwd"]).startswith(str(subs))
         assert args["rootdir"] == r["cwd"] and Path(args["c"]).name == "pytest.ini"
         assert Path(args["c"]).parent != subs and "no:cacheprovider" in args["p"] and "no:randomly" in args["p"]
-        assert args["pyargs"] == "properties" and "properties.plugin" in args["p"]
+        assert args["pyargs"] == "properties" and "vicheck.grading.run.plugin" in args["p"]
         assert args["vicheck_profile"] == "grade" and args["vicheck_visibility"] == "all"
         # the resource level decided once for the class, as the isolation level is
         assert args["vicheck_resources"] in ("cgroup2", "cgroup1", "rlimits")
@@ -330,7 +329,7 @@ def test_runner_override_by_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_finalize_partial_before_first_property() -> None:
-    from vicheck.grading.records import PropertyResult
+    from vicheck.grading.report.records import PropertyResult
 
     report = GradeReport("x.py", [PropertyResult("a", [], "correctness", 1.0)])
     batch.finalize_partial(report, "the submission's time limit was reached")
@@ -403,17 +402,17 @@ def test_progress_bar_on_a_terminal() -> None:
             return True
 
     stream = Tty()
-    progress = batch._Progress(2, stream, quiet=False)
+    progress = Progress(2, stream, quiet=False)
     progress.tick(["alice", "bob"])
     assert "0/2" in stream.getvalue() and "alice, bob" in stream.getvalue() and "\r" in stream.getvalue()
     report = GradeReport("a.py", complete=True)
-    progress.finished(batch.Outcome("alice", report, "graded", 1.0))
+    progress.finished(Outcome("alice", report, "graded", 1.0))
     progress.tick(["bob"])
     progress.close()
     text = stream.getvalue()
     assert "[1/2] alice: 0/0 (graded, 1.0 s)\n" in text and "1/2" in text
     quiet = Tty()
-    silent = batch._Progress(1, quiet, quiet=True)
+    silent = Progress(1, quiet, quiet=True)
     silent.tick(["x"])
-    silent.finished(batch.Outcome("x", report, "graded"))
+    silent.finished(Outcome("x", report, "graded"))
     assert quiet.getvalue() == ""

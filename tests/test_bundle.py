@@ -117,8 +117,7 @@ def test_bundled_source_installs(tmp_path: Path) -> None:
 
 FAKE_RUNNER = r"""
 import argparse, sys
-from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.grading.reports import write_gradescope
+from vicheck.grading.report.records import GradeReport, PropertyResult
 p = argparse.ArgumentParser()
 p.add_argument("--grade-report"); p.add_argument("--vicheck-gradescope"); p.add_argument("--impl")
 a, _ = p.parse_known_args()
@@ -127,7 +126,6 @@ if "broken" in open(a.impl if a.impl.endswith(".py") else a.impl + "/student.py"
 r = GradeReport(a.impl, [PropertyResult("kl1_x", ["kl_divergence_1"], "correctness", 2.0, True, status="passed")],
                 complete=True)
 r.write(a.grade_report)
-write_gradescope(r, a.vicheck_gradescope, execution_time=0.5)
 """
 
 

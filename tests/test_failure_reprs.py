@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from properties._checks import PropertyFailure
-from properties.plugin import _brief_failures
+from vicheck.grading.run.plugin import _brief_failures
 from vicheck.implementation import CallTimeout
 
 

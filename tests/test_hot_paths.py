@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.distributions as dist
 
-from vicheck.grading.records import GradeReport, PropertyResult
+from vicheck.grading.report.records import GradeReport, PropertyResult
 from vicheck.sandbox import _codec
 from vicheck.sandbox.handles import RemoteObject
 from vicheck.sandbox.wire import Pickler, encode_request
@@ -127,7 +127,16 @@ def _report() -> GradeReport:
         PropertyResult("sigmoid_finite", ["sigmoid"], "robustness", 1.0, status="pending", description="σ(x) ∈ [0, 1]"),
     ]
     return GradeReport(
-        "student.py", props, ["a load problem"], "grade", "derandomized", {"python": "3.11"}, "default", 2, "kl2"
+        "student.py",
+        props,
+        ["a load problem"],
+        "grade",
+        "derandomized",
+        {"python": "3.11"},
+        "default",
+        2,
+        "kl2",
+        error_kinds=["load_error"],
     )
 
 

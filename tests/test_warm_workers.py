@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from vicheck.cli import main
-from vicheck.grading.warm import ForkServer, ForkServerUnavailable
+from vicheck.grading.run.warm import ForkServer, ForkServerUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -178,7 +178,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_report_messages_hold_no_object_addresses() -> None:
-    from properties.plugin import _explain
+    from vicheck.grading.run.plugin import _explain
 
     class Flaky(Exception):
         pass

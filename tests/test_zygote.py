@@ -547,7 +547,7 @@ def test_a_dead_zygote_leaves_the_grader_starting_children_afresh(tmp_path: Path
 
 def test_a_warm_workers_zygote_has_the_rubrics_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The warm worker builds the zygote's jail with the limits of the rubric its runs name, not defaults."""
-    from vicheck.grading import warm
+    from vicheck.grading.run import warm
 
     rubric = tmp_path / "rubric.toml"
     rubric.write_text("[limits]\nmemory_mb = 777\ndisk_mb = 9\n")

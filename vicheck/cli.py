@@ -1,8 +1,8 @@
 """The ``vicheck`` command: one sub-command per job, each in its own module.
 
-Each sub-command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; importing it is
-deferred until the sub-command is used, so optional extras (matplotlib for ``figures``) are only needed
-by the sub-commands that use them.
+Each sub-command is a module, or an object of one (``module:name``), with ``add_arguments(parser)`` and
+``run(args) -> int``; importing it is deferred until the sub-command is used, so optional extras
+(matplotlib for ``figures``) are only needed by the sub-commands that use them.
 """
 
 from __future__ import annotations
@@ -11,18 +11,28 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main", "SUBCOMMANDS"]
 
-#: sub-command -> (module, one-line help)
+#: sub-command -> (module or module:object, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "table": ("vicheck.lecture_table", "print the lecture's computations: reference value beside exact value"),
-    "grade": ("vicheck.grading.batch", "grade one or many submissions (.py, .ipynb, or folders)"),
-    "report": ("vicheck.grading.class_report", "redraw a graded class's index.html and summary.md from its reports"),
-    "gradescope-bundle": ("vicheck.grading.bundle", "build a Gradescope autograder bundle"),
+    "grade": ("vicheck.grading.cli:grade", "grade one or many submissions (.py, .ipynb, or folders)"),
+    "report": (
+        "vicheck.grading.cli:report",
+        "redraw a graded class's files (class page, tables, gradebook exports), merging folders graded apart",
+    ),
+    "gradescope-bundle": ("vicheck.grading.cli:bundle", "build a Gradescope autograder bundle"),
     "figures": ("vicheck.figures", "regenerate the lecture's nine figures from the reference"),
     "work-precision": ("vicheck.work_precision", "error-versus-time table and plot for each estimator"),
 }
+
+
+def _command(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,14 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            importlib.import_module(module_name).add_arguments(p)
+            _command(module_name).add_arguments(p)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    command = _command(SUBCOMMANDS[args.command][0])
     try:
-        return int(module.run(args))
+        return int(command.run(args))
     except KeyboardInterrupt:
         print("vicheck: interrupted", file=sys.stderr)
         return 130

@@ -46,7 +46,7 @@ from types import FrameType
 
 import pytest
 
-from vicheck.grading.batch import _sha256, expand_submissions, single_submission
+from vicheck.grading.submissions import expand_submissions, file_sha256, single_submission
 from vicheck.sandbox.loading import OutsideLink, resolve_submission_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,11 +180,11 @@ def test_a_folder_with_a_link_out_is_refused_as_one_submission(tmp_path: Path) -
 def test_the_hash_reads_only_a_regular_file_never_through_a_link(tmp_path: Path) -> None:
     """A file swapped for a link (or a FIFO) after the expansion checked it is refused where it is hashed."""
     klass, fifo = _build(tmp_path)
-    assert _sha256(klass / "honest.py") == hashlib.sha256(LECTURE.read_bytes()).hexdigest()
+    assert file_sha256(klass / "honest.py") == hashlib.sha256(LECTURE.read_bytes()).hexdigest()
     with _bounded(30):
         for path in (klass / "sibling.py", klass / "absolute.py", fifo):
             with pytest.raises(OSError):
-                _sha256(path)
+                file_sha256(path)
     (klass / "lena").mkdir()
     os.mkfifo(klass / "lena" / "solution.py")  # not a link, but no file either
     with _bounded(30), pytest.raises(ValueError, match=r"^`lena/solution.py` is not a regular file$"):

@@ -13,19 +13,17 @@ The bundle holds:
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
 import os
 import shutil
 import stat
-import sys
 import zipfile
 from pathlib import Path
 
 from vicheck.grading.rubric import load_rubric
 
-__all__ = ["PACKAGES", "add_arguments", "build_bundle", "run"]
+__all__ = ["PACKAGES", "build_bundle"]
 
 #: the packages a bundle carries, in its ``src/`` folder
 PACKAGES: tuple[str, ...] = ("reference", "properties", "vicheck")
@@ -39,6 +37,7 @@ _FALLBACK_DEPENDENCIES = (
     "pytest>=8",
     "nbformat>=5.7",
     "ipython>=8.12",
+    "jinja2>=3.1",
 )
 _IGNORE = shutil.ignore_patterns(
     "__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache", ".ruff_cache", "*.egg-info", ".hypothesis"
@@ -62,7 +61,7 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --index-url {torch_index} torch
 # vicheck (reference, property suite, grader) with its grading dependencies (hypothesis, pytest, ...).
 /autograder/venv/bin/python -m pip install ./src
-/autograder/venv/bin/python -c "import properties.plugin, reference, vicheck; print('vicheck', vicheck.__version__)"
+/autograder/venv/bin/python -c "import reference, vicheck.grading.run.plugin; print('vicheck', vicheck.__version__)"
 /autograder/venv/bin/vicheck grade --help > /dev/null
 """
 
@@ -132,7 +131,7 @@ include = ["reference*", "properties*", "vicheck*"]
 
 [tool.setuptools.package-data]
 "*" = ["py.typed", "*.toml", "*.json", "*.txt", "*.md", "*.csv", "*.ipynb"]
-vicheck = ["py.typed", "examples/*", "examples/**/*"]
+vicheck = ["py.typed", "examples/*", "examples/**/*", "grading/report/classpage/templates/*"]
 """
 
 
@@ -222,22 +221,3 @@ def _zip(root: Path, archive: Path, entries: list[Path]) -> None:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, file.read_bytes())
     os.replace(tmp, archive)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", type=Path, metavar="DIR", help="folder to write the bundle into")
-    parser.add_argument("--rubric", type=Path, metavar="R", help="TOML rubric (default: vicheck's example rubric)")
-    parser.add_argument("--zip", action="store_true", help="also write DIR/autograder.zip to upload to Gradescope")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        written = build_bundle(Path(args.dir), args.rubric, make_zip=args.zip)
-    except (ValueError, OSError) as exc:
-        print(f"vicheck gradescope-bundle: {exc}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(f"wrote {path}")
-    if args.zip:
-        print(f"upload {written[-1]} as the autograder in Gradescope's 'Configure Autograder' page")
-    return 0

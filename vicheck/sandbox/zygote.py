@@ -14,7 +14,7 @@ kernel gives the grader with the keeper's pid in the grader's own PID namespace 
 places that pid and tells the keeper to go on. Init and the child, forked by the keeper afterwards, are in
 the group from their first instruction.
 
-The warm worker (:mod:`vicheck.grading.warm`) starts a zygote beside its fork server and :func:`install`\\ s
+The warm worker (:mod:`vicheck.grading.run.warm`) starts a zygote beside its fork server and :func:`install`\\ s
 its :class:`Address` before it forks pytest runs; :class:`~vicheck.sandbox.isolated.IsolatedImplementation`
 then :func:`spawn`\\ s its child from it when its scratch folder lies in the jobs folder, and starts a fresh
 child otherwise, or when the zygote fails (:class:`ZygoteUnavailable`; the zygote is then not asked again

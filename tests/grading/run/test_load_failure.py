@@ -4,7 +4,7 @@ Every property of a submission that did not load reads "not graded: the submissi
 <detail>)", never "submission defines no …": its process ended or was killed while it was imported, it ran
 past the load time limit, or its top-level code raised before it had defined any contract name. A ``.py``
 that stopped after defining some contract names loaded in part, and a notebook whose cells raised loaded:
-then a missing name is truly missing. The rules are checked on :func:`properties.plugin._load_failure`
+then a missing name is truly missing. The rules are checked on :func:`vicheck.grading.run.plugin._load_failure`
 with stand-in implementations, and end to end on a class graded by ``vicheck grade``.
 """
 
@@ -23,12 +23,14 @@ from typing import Any
 import nbformat
 import pytest
 
-from properties.plugin import _load_failure
-from vicheck.grading.class_report import class_statistics, load_reports, write_class_report
-from vicheck.grading.records import GradeReport, PropertyResult
-from vicheck.implementation import Implementation, LoadProblem, MissingName
+from vicheck.cli import main
+from vicheck.grading.report.classpage.statistics import class_statistics
+from vicheck.grading.report.folder import load_reports
+from vicheck.grading.report.records import GradeReport, PropertyResult
+from vicheck.grading.run.plugin import _load_failure
+from vicheck.implementation import Event, Implementation, LoadProblem, MissingName
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 HOSTILE = ROOT / "tests" / "hostile"
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 NOT_LOADED = "not graded: the submission did not load ("
@@ -46,7 +48,7 @@ class Stand(Implementation):
 
     label = "stand-in"
 
-    def __init__(self, names: set[str], problems: list[LoadProblem], events: list[str] | None = None) -> None:
+    def __init__(self, names: set[str], problems: list[LoadProblem], events: list[Event] | None = None) -> None:
         self._names, self._problems, self._events = frozenset(names), problems, events or []
 
     def names(self) -> frozenset[str]:
@@ -61,7 +63,7 @@ class Stand(Implementation):
     def load_problems(self) -> list[LoadProblem]:
         return list(self._problems)
 
-    def events(self) -> list[str]:
+    def events(self) -> list[Event]:
         return list(self._events)
 
 
@@ -86,11 +88,14 @@ CELL = LoadProblem("cell 2", "ValueError", "boom", "raise ValueError('boom')")
         # loaded and defines nothing: truly missing names
         (set(), [], [], None),
         # the whole time limit ran out while loading
-        (set(), [], ["time limit of 5 s exhausted while loading"], "time limit of 5 s exhausted while loading"),
+        (set(), [], [Event("time limit of 5 s exhausted while loading", "time_limit")], "time limit of 5 s"),
+        # a time limit is told by its kind, not by its words
+        (set(), [], [Event("budget gone", "time_limit")], "budget gone"),
+        (set(), [], [Event("child restarted", "restart")], None),
     ],
 )
 def test_what_did_not_load_means(
-    names: set[str], problems: list[LoadProblem], events: list[str], expected: str | None
+    names: set[str], problems: list[LoadProblem], events: list[Event], expected: str | None
 ) -> None:
     why = _load_failure(Stand(names, problems, events))
     if expected is None:
@@ -99,12 +104,19 @@ def test_what_did_not_load_means(
         assert why is not None and why.startswith(expected)
 
 
-def _report(folder: Path, name: str, message: str, errors: list[str]) -> None:
+def _report(folder: Path, name: str, message: str, errors: list[str], reason: str = "not_loaded") -> None:
+    """A report as the grader writes it: each error with its kind, each property with its reason."""
+    missing = ["sigmoid"] if reason == "missing" else []
     props = [
         PropertyResult("sigmoid_matches_logistic", ["sigmoid"], "correctness", 1.0, status="failed", message=message),
         PropertyResult("T_is_the_sigmoid_and_inverts", ["T"], "correctness", 1.0, status="failed", message=message),
     ]
-    GradeReport(name, props, errors=errors, complete=True).write(folder / f"{name}.json")
+    for p in props:
+        p.reason, p.missing = reason, missing
+    report = GradeReport(name, props, complete=True)
+    for e in errors:
+        report.add_error("load_error", e)
+    report.write(folder / f"{name}.json")
 
 
 def test_the_class_page_files_a_load_failure_as_one(tmp_path: Path) -> None:
@@ -117,7 +129,7 @@ def test_the_class_page_files_a_load_failure_as_one(tmp_path: Path) -> None:
         ["load: LoadTimeout: loading did not finish within 2 s (load time limit)"],
     )
     _report(tmp_path, "bare", unloaded, [])  # the errors say nothing: the properties do
-    _report(tmp_path, "lacking", "submission defines no `sigmoid`", [])
+    _report(tmp_path, "lacking", "submission defines no `sigmoid`", [], reason="missing")
     st = class_statistics(load_reports(tmp_path))
     kinds = {f.student: f.kinds for f in st.needs_look}
     assert kinds == {"crashed": ("load error",), "late": ("load error",), "bare": ("load error",)}
@@ -195,7 +207,7 @@ def test_a_submission_that_loaded_in_part_or_whose_cells_raised_lacks_only_what_
 
 
 def test_the_class_page_lists_them_as_load_errors(graded: Graded) -> None:
-    write_class_report(graded.out)
+    assert main(["report", str(graded.out)]) == 0
     page = (graded.out / "index.html").read_text()
     section = page[page.index('id="needs-look"') :]
     flagged = dict(re.findall(r'<tr data-student="([^"]+)" data-kinds="([^"]+)"', section))
