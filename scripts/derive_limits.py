@@ -157,7 +157,7 @@ def suite_worker(submission: Path, profile: str, isolation: str, out: Path) -> i
     undo = timer.install(isolation)
     start = time.perf_counter()
     try:
-        args = ["-p", "properties.plugin", "--pyargs", "properties", "--impl", str(submission)]
+        args = ["-p", "vicheck.grading.run.plugin", "--pyargs", "properties", "--impl", str(submission)]
         args += [
             "--vicheck-isolation",
             isolation,

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from properties._checks import PropertyFailure
-from vicheck.grading.run.plugin import _brief_failures
+from vicheck.grading.run.verdicts import brief_failures as _brief_failures
 from vicheck.implementation import CallTimeout
 
 

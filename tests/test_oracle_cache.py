@@ -83,7 +83,7 @@ def test_unkeyable_arguments_are_computed_each_time() -> None:
 CHECK = r"""
 import json, math, sys
 import pytest
-code = pytest.main(["-p", "properties.plugin", "--pyargs", "properties", "-q", "-p", "no:cacheprovider",
+code = pytest.main(["-p", "vicheck.grading.run.plugin", "--pyargs", "properties", "-q", "-p", "no:cacheprovider",
                     "-p", "no:randomly", "--vicheck-profile", "dev", "--hypothesis-seed", "0", "-x",
                     "--no-header", "--tb=line"])
 from properties._memo import CACHED

@@ -220,7 +220,7 @@ def test_grading_a_hanging_function_costs_one_time_limit(tmp_path: Path, submiss
     run = tmp_path / "run"
     run.mkdir()
     cmd = [
-        sys.executable, "-m", "pytest", "-p", "properties.plugin", "--pyargs", "properties", "-q",
+        sys.executable, "-m", "pytest", "-p", "vicheck.grading.run.plugin", "--pyargs", "properties", "-q",
         "-p", "no:cacheprovider", "-p", "no:randomly", "--impl", str(submission), "--grade-report", str(report),
         "--vicheck-functions", "kl_divergence_2", "--vicheck-rubric", str(rubric),
     ]  # fmt: skip

@@ -178,7 +178,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_report_messages_hold_no_object_addresses() -> None:
-    from vicheck.grading.run.plugin import _explain
+    from vicheck.grading.run.verdicts import explain as _explain
 
     class Flaky(Exception):
         pass

@@ -95,7 +95,7 @@ def exact_values() -> dict[str, tuple[float, ...]]:
     def mixture_expect(f: Callable[[float], float]) -> float:
         pieces = [(-np.inf, -1.0), (-1.0, 4.0), (4.0, np.inf)]
         return sum(
-            integrate.quad(lambda x: math.exp(float(_log_mixture(np.float64(x)))) * f(x), a, b, **_QUAD)[0]
+            float(integrate.quad(lambda x: math.exp(float(_log_mixture(np.float64(x)))) * f(x), a, b, **_QUAD)[0])
             for a, b in pieces
         )
 

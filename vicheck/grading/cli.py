@@ -121,6 +121,8 @@ def _write_class(ctx: ClassContext, formats: list[ClassFormat], command: str) ->
     for line in failed:
         print(f"vicheck {command}: {line}", file=sys.stderr)
     matches = ctx.matches
+    for problem in matches.problems if matches is not None else ():
+        print(f"vicheck {command}: roster: {problem}", file=sys.stderr)
     if matches is not None and matches.unmatched:
         n = len(matches.unmatched)
         print(
@@ -368,8 +370,13 @@ def _report_or_usage(args: argparse.Namespace) -> int:
             merged = merge_folders(folders, target)
         except ValueError as exc:  # MergeRefused: one line naming the folders and what differs
             raise _Usage(str(exc)) from None
-        for line in merged.notes():
-            print(f"vicheck report: {line}", file=sys.stderr)
+        print(f"vicheck report: merged {len(merged.students)} students from {len(folders)} folders into {target}")
+        for choice in merged.replaced:
+            print(f"vicheck report: {choice.describe()}", file=sys.stderr)
+        for note in merged.skipped:
+            print(f"vicheck report: {note}", file=sys.stderr)
+        for path in merged.stale:
+            print(f"vicheck report: {path} is left from a report that lost the merge (not removed)", file=sys.stderr)
     ctx = inputs.context(target)
     if not ctx.students:
         raise _Usage(f"{target}: no grade reports (<name>.json) in this folder")

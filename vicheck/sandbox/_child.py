@@ -101,7 +101,7 @@ class Child:
         # the real seeding functions, kept before the submission can replace them
         # torch.manual_seed also queues a lazy CUDA seeding, capturing a Python stack each time (a tenth of
         # the child's time on the lecture's code): seed the CPU generator, and CUDA only once it is in use
-        cpu_seed, cuda = torch.random.default_generator.manual_seed, torch.cuda
+        cpu_seed, cuda = torch.default_generator.manual_seed, torch.cuda
 
         def seed_torch(seed: int) -> None:
             cpu_seed(seed)
@@ -139,7 +139,7 @@ class Child:
     def _make_unpickler(self) -> type:
         child = self
 
-        class Unpickler(self.pickle.Unpickler):  # type: ignore[name-defined,misc]
+        class Unpickler(self.pickle.Unpickler):  # type: ignore[name-defined]
             def persistent_load(self, pid: Any) -> Any:
                 if pid[0] == "h":
                     try:

@@ -27,7 +27,7 @@ from vicheck.cli import main
 from vicheck.grading.report.classpage.statistics import class_statistics
 from vicheck.grading.report.folder import load_reports
 from vicheck.grading.report.records import GradeReport, PropertyResult
-from vicheck.grading.run.plugin import _load_failure
+from vicheck.grading.run.verdicts import load_failure as _load_failure
 from vicheck.implementation import Event, Implementation, LoadProblem, MissingName
 
 ROOT = Path(__file__).resolve().parents[3]

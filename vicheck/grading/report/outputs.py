@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATE_DIR", "resume_key", "state_path", "write_json_atomic", "write_text_atomic"]
+__all__ = ["STATE_DIR", "resume_key", "state_path", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
 
 #: the grader's own files in an output folder (resume keys, the warm worker's log), hidden from the class
 STATE_DIR = ".vicheck"
@@ -27,14 +27,14 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         # mkstemp's 0600 would hide the page and the reports from a web server or a colleague: the mode an
         # ordinary open() would have given
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -42,6 +42,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8, line ends as given) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any, indent: int | None = 2) -> None:

@@ -6,17 +6,14 @@ prefixed ``--vicheck-``. They are resolved once in :func:`pytest_configure` into
 and shown by :func:`pytest_report_header`.
 
 The plugin belongs to the grader, not to the suite (``properties/`` imports nothing of
-:mod:`vicheck.grading`): installing vicheck registers it by its ``pytest11`` entry point, named as this
-module, so ``pytest properties/``, ``pytest -p properties.plugin`` (the older spelling) and the grader's
-``-p vicheck.grading.run.plugin`` all load it exactly once.
+:mod:`vicheck.grading`). pytest loads it by name: the project's ``conftest.py`` names it (``pytest
+properties/ --impl X`` in a checkout), ``vicheck grade`` passes ``-p vicheck.grading.run.plugin``, and the
+older spelling ``-p properties.plugin`` (in the logs of earlier grading runs) names it in turn; pytest loads
+a plugin once however many times it is named.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import platform
-import re
 import sys
 import time
 from collections.abc import Generator, Iterator
@@ -27,16 +24,18 @@ from typing import Any, cast
 import pytest
 
 from properties._checks import PropertyFailure
-from properties._registry import PROFILES, active_profile, set_active_profile
+from properties._registry import PROFILES, set_active_profile
 from properties._vocabulary import CATEGORIES
 from vicheck.grading.report.formats import StudentContext, student_formats
 from vicheck.grading.report.records import GradeReport, PropertyResult, iso_utc, now_utc
 from vicheck.grading.rubric import Rubric
 from vicheck.grading.run.options import ISOLATION_CHOICES, RESOURCE_CHOICES, VISIBILITY_CHOICES
-from vicheck.implementation import Implementation, SubmissionProblem
+from vicheck.grading.run.provenance import seed_text, submission_sha256, versions
+from vicheck.grading.run.verdicts import brief_failures, explain, load_failure, record_errors
+from vicheck.implementation import Implementation
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
 from vicheck.sandbox.limits import Limits
-from vicheck.sandbox.loading import classify_spec, load_implementation, resolve_submission_path
+from vicheck.sandbox.loading import classify_spec, load_implementation
 from vicheck.sandbox.resources import ResourcesUnavailable, choose_resources, probe_resources
 
 __all__ = ["VicheckConfig", "CONFIG_KEY"]
@@ -66,7 +65,6 @@ class VicheckConfig:
 
 
 CONFIG_KEY = pytest.StashKey[VicheckConfig]()
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -278,28 +276,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = keep
     for item in items:
         if isinstance(item, pytest.Function) and _info(item) is not None:
-            _brief_failures(item)
-
-
-def _brief_failures(item: pytest.Function) -> None:
-    """A property that fails because of the submission is shown by its message (what was called, what was
-    expected, what came back) and Hypothesis' falsifying example, from the line that raised it. pytest's
-    long form added the suite's source around every frame of the traceback, re-parsing each file it quotes
-    for every failure and for every example Hypothesis reports: a fifth of the grader's time on a submission
-    that fails a dozen properties. Any other exception (the suite's own bug) keeps the long form."""
-    long_form = item.repr_failure
-
-    def repr_failure(excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        exc = excinfo.value
-        if not isinstance(exc, (PropertyFailure, SubmissionProblem)):
-            return long_form(excinfo)
-        # the property's own line that failed (the check it called raised the exception)
-        frames = [e for e in excinfo.traceback if e.path == item.path] or list(excinfo.traceback)[-1:]
-        where = f"{frames[-1].path}:{frames[-1].lineno + 1}: " if frames else ""
-        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
-        return f"{where}{type(exc).__name__}\n{exc}{notes}"
-
-    item.repr_failure = repr_failure  # type: ignore[method-assign]
+            brief_failures(item)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -330,40 +307,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             submission=vc.impl,
             properties=results,
             profile=vc.profile,
-            hypothesis_seed=_seed_text(session.config),
-            versions=_versions(),
+            hypothesis_seed=seed_text(session.config),
+            versions=versions(),
             rubric=rubric.describe() if rubric is not None else "default",
             hidden_left_out=vc.hidden_left_out,
-            submission_sha256=_sha256(vc.impl),
+            submission_sha256=submission_sha256(vc.impl),
             isolation=vc.level,
             resources=vc.resources,
         )
         _write(vc)
-
-
-def _seed_text(config: pytest.Config) -> str:
-    seed = config.getoption("hypothesis_seed", None)
-    if PROFILES[active_profile()].get("derandomize"):
-        return "derandomized (examples fixed by each property's source)"
-    return f"{seed}" if seed is not None else "random (pass --hypothesis-seed to replay)"
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for dist_name in ("vicheck", "torch", "numpy", "scipy", "hypothesis", "pytest"):
-        try:
-            versions[dist_name] = importlib.metadata.version(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist_name] = "not installed"
-    return versions
-
-
-def _sha256(spec: str) -> str:
-    try:
-        file = resolve_submission_path(Path(spec))
-    except (ValueError, OSError):
-        return ""
-    return hashlib.sha256(file.read_bytes()).hexdigest()
 
 
 def _write(vc: VicheckConfig) -> None:
@@ -394,14 +346,15 @@ def impl(request: pytest.FixtureRequest) -> Iterator[Implementation]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
     """Every property of a submission that did not load fails, saying why ("not graded: the submission did
-    not load (<kind>: <detail>)", see :func:`_load_failure`); otherwise a property whose contract functions
-    the submission lacks fails, naming the missing function."""
+    not load (<kind>: <detail>)", see :func:`~vicheck.grading.run.verdicts.load_failure`); otherwise a
+    property whose contract functions the submission lacks fails, naming the missing function. Either way
+    the report's entry records the reason as data (``not_loaded``; ``missing`` and the names)."""
     info = _info(pyfuncitem)
     if info is None or "impl" not in pyfuncitem.funcargs:
         return None
     implementation = cast(Implementation, pyfuncitem.funcargs["impl"])
     result = _result_for(pyfuncitem)
-    why = _load_failure(implementation)
+    why = load_failure(implementation)
     if why is not None:
         if result is not None:
             result.reason = "not_loaded"
@@ -422,30 +375,6 @@ def _result_for(item: pytest.Item) -> PropertyResult | None:
         return None
     name = property_name(item)
     return next((r for r in vc.report.properties if r.name == name), None)
-
-
-def _load_failure(implementation: Implementation) -> str | None:
-    """Why the submission did not load (its load problem's kind and detail), or ``None`` when it loaded.
-
-    It did not load when its process died, was killed or passed the load time limit while loading (the
-    ``load`` problem :class:`~vicheck.sandbox.isolated.IsolatedImplementation` records), when its notebook
-    could not be read (``notebook``), when its whole time limit ran out while loading, and when a ``.py``
-    file's top-level code stopped on an error before it had defined any contract name (the last ``line N``
-    problem, the error that stopped it). A ``.py`` that stopped after defining some contract names loaded in
-    part, and a notebook whose cells raised loaded (each cell runs): a name then missing is truly missing.
-    """
-    problems = implementation.load_problems()
-    for p in problems:
-        if p.where in ("load", "notebook"):
-            return f"{p.exc_type}: {p.message}"
-    if implementation.names():
-        return None
-    stopped = [p for p in problems if p.where.startswith("line ")]
-    if stopped:
-        return str(stopped[-1])
-    # the budget ran out during the first load (nothing loaded, so no call ran): IsolatedImplementation records
-    # it only as an event
-    return next((e for e in implementation.events() if e.kind == "time_limit"), None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -472,21 +401,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         result.passed = rep.passed
         result.status = "passed" if rep.passed else "failed"
         if rep.failed and call.excinfo is not None:
-            result.message, result.counterexample = _explain(call.excinfo.value)
+            result.message, result.counterexample = explain(call.excinfo.value)
         vc.report.running = ""
         _write(vc)
-
-
-def _explain(exc: BaseException) -> tuple[str, str]:
-    """(message, counterexample) for the report, from the final (shrunk) failure."""
-    notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("Falsifying")]
-    example = notes[0] if notes else ""
-    if isinstance(exc, PropertyFailure):
-        return str(exc), exc.call or example
-    text = str(exc).strip().splitlines()
-    # an object's address (Hypothesis' FlakyFailure shows the test's arguments) differs from run to run
-    first = _ADDRESS.sub("", text[0]) if text else ""
-    return f"{type(exc).__name__}: {first}"[:2000], example
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -501,10 +418,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         events = implementation.events()
     if vc.report is not None:
         if implementation is not None:
-            for p in problems:
-                vc.report.add_error("notebook_cell" if p.where.startswith("cell ") else "load_error", str(p))
-            for e in events:
-                vc.report.add_error(_EVENT_KINDS.get(e.kind, "isolation_event"), str(e))
+            record_errors(vc.report, problems, events)
         for r in vc.report.properties:
             if r.status == "pending":
                 r.stop("not_run", "not run (deselected or interrupted)")
@@ -517,10 +431,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for name, path in (("gradescope", vc.gradescope), ("md", vc.feedback)):
             if path is not None:
                 formats[name].write(vc.report, path, ctx)
-
-
-#: an isolation event's kind (:data:`vicheck.implementation.EVENT_KINDS`) -> the report's error kind
-_EVENT_KINDS = {"time_limit": "time_limit", "load_failed": "load_error"}
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

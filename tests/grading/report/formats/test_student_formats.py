@@ -7,8 +7,6 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 from vicheck.grading.report.context import ClassContext
 from vicheck.grading.report.folder import load_reports
 from vicheck.grading.report.formats import StudentContext

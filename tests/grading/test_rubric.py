@@ -10,7 +10,7 @@ import pytest
 from vicheck.grading.rubric import Rubric, load_rubric
 from vicheck.sandbox.limits import Limits
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "vicheck" / "examples" / "rubric.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "vicheck" / "examples" / "rubric.toml"
 
 
 def write(tmp_path: Path, text: str) -> Path:
