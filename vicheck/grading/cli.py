@@ -2,8 +2,9 @@
 
 What they do lives elsewhere: grading in :mod:`vicheck.grading.batch`, the files in
 :mod:`vicheck.grading.report`, the bundle in :mod:`vicheck.grading.bundle`. Exit status: 0 when the grader
-worked (even if every student failed), 1 when it failed for some submission (pytest usage or internal
-error, no report) or could not write a file, 2 for a usage error.
+worked (even if every student failed; a class file that could not be drawn is said, and the grades stand),
+1 when it failed for some submission (pytest usage or internal error, no report) or when ``report`` could not
+write a class file, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -301,7 +302,7 @@ def _grade_or_usage(args: argparse.Namespace) -> int:
         for note in notes:
             print(f"vicheck grade: {note}", file=sys.stderr)
     outcomes = batch.grade_class(subs, settings, jobs, quiet=args.quiet, warm=not args.no_warm)
-    written, status = _write_class(inputs.context(out), classes, "grade")
+    written, _ = _write_class(inputs.context(out), classes, "grade")
     failed = [o for o in outcomes if o.grader_failed]
     if not args.quiet:
         batch.print_table(outcomes, sys.stdout)
@@ -310,7 +311,8 @@ def _grade_or_usage(args: argparse.Namespace) -> int:
         print("; ".join(where))
     for o in failed:
         print(f"vicheck grade: grader failed for {o.name}: {o.detail}", file=sys.stderr)
-    return EXIT_FAILED if failed else status
+    # a class file is a view of the reports: one that could not be drawn is said above, and the grades stand
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 # --------------------------------------------------------------------------------------------- report

@@ -44,7 +44,7 @@ def write_class_files(ctx: ClassContext, formats: Iterable[ClassFormat]) -> tupl
     could not be (a view of the reports never stops the others, nor grading)."""
     written: list[Path] = []
     failed: list[str] = []
-    for fmt in formats:
+    for fmt in sorted(formats, key=lambda f: f.links):  # a page that links to the others goes last
         path = ctx.folder / fmt.name
         try:
             fmt.write(ctx, path)

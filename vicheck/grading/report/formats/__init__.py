@@ -80,13 +80,15 @@ class StudentFormat:
 @dataclass(frozen=True)
 class ClassFormat:
     """A file per class, named ``name`` in the output folder. ``roster``: written only when a roster of that
-    kind (``canvas`` or ``moodle``) is given, and then by default."""
+    kind (``canvas`` or ``moodle``) is given, and then by default. ``links``: the file links to the other class
+    files that exist (the class page): it is written after them."""
 
     name: str
     write: ClassWriter
     help: str
     default: bool = True
     roster: str | None = None
+    links: bool = False
 
 
 _STUDENT: dict[str, StudentFormat] = {}
@@ -119,11 +121,13 @@ def student_format(
     return register
 
 
-def class_format(name: str, *, help: str, default: bool = True, roster: str | None = None) -> Callable[[_C], _C]:
+def class_format(
+    name: str, *, help: str, default: bool = True, roster: str | None = None, links: bool = False
+) -> Callable[[_C], _C]:
     """Register the decorated ``write(ctx, path)`` as the class format ``name`` (its file name)."""
 
     def register(write: _C) -> _C:
-        _register(_CLASS, name, ClassFormat(name, write, help, default, roster))
+        _register(_CLASS, name, ClassFormat(name, write, help, default, roster, links))
         return write
 
     return register
@@ -146,9 +150,9 @@ def student_formats() -> dict[str, StudentFormat]:
 
 
 def class_formats() -> dict[str, ClassFormat]:
-    """Every class format, by name (its file name)."""
+    """Every class format, by name (its file name); those that link to the others last."""
     _load_all()
-    return dict(_CLASS)
+    return dict(sorted(_CLASS.items(), key=lambda item: item[1].links))
 
 
 def choose_formats(
