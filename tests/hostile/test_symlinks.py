@@ -46,18 +46,13 @@ from types import FrameType
 
 import pytest
 
+from tests.rubrics import SIGMOID_SELF_CHECK
 from vicheck.grading.submissions import expand_submissions, file_sha256, single_submission
 from vicheck.sandbox.loading import OutsideLink, resolve_submission_path
 
 ROOT = Path(__file__).resolve().parents[2]
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
-RUBRIC = """[grading]
-default_visibility = "hidden"
-[visibility]
-visible = ["sigmoid_*"]
-[limits]
-submission_seconds = 120
-"""
+RUBRIC = SIGMOID_SELF_CHECK
 OUT = "is a symbolic link to a file outside the submission"
 #: each refused entry and the one line that says why
 REFUSED = {

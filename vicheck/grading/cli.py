@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -221,14 +222,6 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    try:
-        return _grade_or_usage(args)
-    except _Usage as exc:
-        print(f"vicheck grade: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-def _grade_or_usage(args: argparse.Namespace) -> int:
     from vicheck.grading import batch
     from vicheck.grading.rubric import load_rubric
     from vicheck.grading.submissions import expand_submissions, parse_shard, shard_of, single_submission
@@ -343,14 +336,6 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    try:
-        return _report_or_usage(args)
-    except _Usage as exc:
-        print(f"vicheck report: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-def _report_or_usage(args: argparse.Namespace) -> int:
     folders: list[Path] = list(args.folders)
     for folder in folders:
         if not folder.exists():
@@ -415,7 +400,20 @@ def _bundle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _usage_errors(command: str, run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``run``, with a usage error said in one line and exit status 2."""
+
+    def checked(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except _Usage as exc:
+            print(f"vicheck {command}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return checked
+
+
 #: the sub-commands, as :mod:`vicheck.cli` expects them (``add_arguments(parser)``, ``run(args) -> int``)
-grade = SimpleNamespace(add_arguments=_grade_arguments, run=_grade)
-report = SimpleNamespace(add_arguments=_report_arguments, run=_report)
+grade = SimpleNamespace(add_arguments=_grade_arguments, run=_usage_errors("grade", _grade))
+report = SimpleNamespace(add_arguments=_report_arguments, run=_usage_errors("report", _report))
 bundle = SimpleNamespace(add_arguments=_bundle_arguments, run=_bundle)

@@ -23,6 +23,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from tests.rubrics import SIGMOID_SELF_CHECK
 from vicheck.cli import main
 from vicheck.grading.report.classpage.statistics import class_statistics
 from vicheck.grading.report.folder import load_reports
@@ -34,13 +35,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HOSTILE = ROOT / "tests" / "hostile"
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 NOT_LOADED = "not graded: the submission did not load ("
-RUBRIC = """[grading]
-default_visibility = "hidden"
-[visibility]
-visible = ["sigmoid_*"]
-[limits]
-submission_seconds = 120
-"""
+RUBRIC = SIGMOID_SELF_CHECK
 
 
 class Stand(Implementation):
