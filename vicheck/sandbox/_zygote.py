@@ -44,7 +44,7 @@ can be unmounted or moved to uncover what lies below, and no proc can be mounted
 proc only where a proc mount of that mount namespace is fully visible: no locked mount over a non-empty
 folder of it, and the covers of ``/proc/sys`` are). That same rule is why the order here matters: had the
 keeper made its user namespace first (or the zygote's jail nested one, as bubblewrap does for ``--dev``, see
-``jail.py``), every mount it copied would be locked, bubblewrap's covers of the zygote's ``/proc`` among
+``_bwrap.py``), every mount it copied would be locked, bubblewrap's covers of the zygote's ``/proc`` among
 them, and init could not mount a ``/proc`` at all.
 """
 

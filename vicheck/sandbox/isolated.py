@@ -12,15 +12,15 @@ Its function (the contract name the request goes back to, also through the handl
 called again in that run: every later request to it fails at once with a :class:`CallTimeout` that says so
 (``earlier`` set), without a child call or a restart, so a function that hangs costs one time limit, not one
 per property (and one per example Hypothesis tries while shrinking).
+
+Starting the child, awaiting its load, explaining its death and stopping it are
+:mod:`vicheck.sandbox._lifecycle` (:class:`~vicheck.sandbox._lifecycle.ChildLifecycle`, a base of
+:class:`IsolatedImplementation`); here are the requests, the callbacks they serve, and the API.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,26 +37,22 @@ from vicheck.implementation import (
     SubmissionProblem,
     TimeLimitExhausted,
 )
-from vicheck.sandbox import zygote
+from vicheck.sandbox._lifecycle import CHILD_FILES, ChildLifecycle, child_environment
 from vicheck.sandbox.budget import TimeBudget
 from vicheck.sandbox.describe import describe_call
 from vicheck.sandbox.handles import HandleTable, RemoteAttributeError, RemoteObject
-from vicheck.sandbox.jail import Jail, Jailed
-from vicheck.sandbox.limits import LIMIT_SPECS, Limits, child_rlimits
+from vicheck.sandbox.jail import Jail
+from vicheck.sandbox.limits import Limits
 from vicheck.sandbox.loading import load_message
 from vicheck.sandbox.output import OutputCapture
-from vicheck.sandbox.process import ChildProcess, Died, Expired, exit_detail
+from vicheck.sandbox.process import ChildProcess, Died, Expired
 from vicheck.sandbox.resources import Group, create_group
 from vicheck.sandbox.wire import decode_reply, encode_request
 
-__all__ = ["IsolatedImplementation"]
-
-_HERE = Path(__file__).parent
-#: the grader's files the child runs: the request loop, the wire format and the notebook executor
-CHILD_FILES: dict[str, Path] = {name: _HERE / name for name in ("_child.py", "_codec.py", "_cells.py")}
+__all__ = ["CHILD_FILES", "IsolatedImplementation", "child_environment"]
 
 
-class IsolatedImplementation(Implementation):
+class IsolatedImplementation(ChildLifecycle, Implementation):
     """A submission (``.py`` or ``.ipynb``) run in a jailed child process, under ``limits``.
 
     The constructor starts the child and sends the submission; loading goes on in the background until the
@@ -121,199 +117,6 @@ class IsolatedImplementation(Implementation):
             self.close()
             raise
 
-    # ------------------------------------------------------------------------------------------- the child
-    def _spawn(self) -> None:
-        self._handles.new_generation()
-        gen = self._handles.gen
-        inside = self._layout
-        config = {
-            "rlimits": child_rlimits(self.limits, self._budget.left, processes=self._jail.own_uid),
-            "codec": inside.files["_codec.py"],
-            "cells": inside.files["_cells.py"],
-            "strip_paths": [str(_HERE.parent.parent.resolve())],
-            # a zygote's fork makes its /submission a tmpfs of this size (a fresh child's jail does too)
-            "disk_bytes": self.limits.disk_mb * 2**20,
-        }
-        env = child_environment(inside.scratch, self.isolation)
-        down_r, down_w = os.pipe()
-        up_r, up_w = os.pipe()
-        for fd in (down_w, up_w):  # larger pipes: fewer context switches for big tensors
-            try:
-                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-            except OSError:
-                pass
-        argv = [sys.executable, "-I", inside.files["_child.py"], str(down_r), str(up_w), json.dumps(config)]
-        try:
-            # the child's stdout and stderr, drained by a thread of this process
-            output = OutputCapture(self.limits.output_kb * 1024)
-        except BaseException:
-            for fd in (down_r, down_w, up_r, up_w):
-                os.close(fd)
-            raise
-        self._output = output
-        # loading is timed from before the child's first instruction
-        self._load_deadline = self._budget.deadline(self._budget.for_load())
-        try:
-            jailed = self._start(argv, config, env, output.writer, (down_r, up_w))
-        except BaseException:
-            for fd in (down_w, up_r):
-                os.close(fd)
-            output.stop()
-            raise
-        finally:
-            os.close(down_r)
-            os.close(up_w)
-            output.close_writer()  # the child has its own copy: the pipe ends when the child's last writer does
-        if jailed is None:  # a zygote's keeper may still hold those pipes: start afresh with new ones
-            for fd in (down_w, up_r):
-                os.close(fd)
-            output.stop()
-            self._spawn()
-            return
-        os.set_blocking(down_w, False)
-        self._child = ChildProcess(jailed, down_w, up_r, output, gen)
-        self._child.send_some(encode_request(self._load_message, self))
-        self._loading = True
-
-    def _start(
-        self, argv: list[str], config: dict[str, Any], env: dict[str, str], output: int, fds: tuple[int, int]
-    ) -> Jailed | zygote.ForkedChild | None:
-        """The child, forked by this process's zygote when there is one for its scratch folder, else started
-        afresh in the jail; ``None`` when the zygote failed after it was handed ``fds``."""
-        address = zygote.installed() if self.isolation == "namespaces" else None
-        if address is not None and address.relative(self._scratch) is not None:
-            try:
-                return zygote.spawn(
-                    address,
-                    scratch=self._scratch,
-                    config=config,
-                    env=env,
-                    argv=argv[2:],
-                    output=output,
-                    fds=fds,
-                    place=self._group.add if self._group is not None else None,
-                )
-            except zygote.ZygoteUnavailable as exc:
-                # the same child, started afresh: the grader's trouble, not the submission's, so only logged
-                zygote.uninstall()
-                print(f"vicheck: the zygote could not start a child ({exc}); starting it afresh", file=sys.stderr)
-                if exc.sent:
-                    return None
-        return self._jail.start(
-            argv, scratch=self._scratch, files=CHILD_FILES, env=env, output=output, pass_fds=fds, group=self._group
-        )
-
-    def _wait_loaded(self, call: str) -> ChildProcess:
-        """The child, loaded; starts one first when there is none (after a crash or a time-out)."""
-        if self._closed:
-            raise SubmissionCrashed(call, "the implementation was closed")
-        if self._budget.exhausted:
-            raise TimeLimitExhausted(self.limits.submission_seconds)
-        if self._broken is not None:
-            raise SubmissionCrashed(call, self._broken)
-        if self._child is None:
-            self._spawn()
-        child = self._child
-        assert child is not None
-        if not self._loading:
-            return child
-        deadline = self._load_deadline
-        limit = deadline.limit
-        try:
-            child.send(b"", deadline)
-            kind, payload = child.receive(deadline)
-            body = decode_reply(kind, payload, self, ())
-            if body["op"] != "loaded":
-                raise Died("protocol violation: no load report")
-            names, problems = body.get("names"), body.get("problems")
-            if not isinstance(names, list) or not isinstance(problems, list):
-                raise Died("protocol violation: bad load report")
-        except (Expired, Died) as exc:
-            self._budget.charge_wait(deadline)
-            self._stop()
-            if isinstance(exc, Expired) and self._budget.cut_short(limit, self.limits.load_seconds):
-                self._events.append(
-                    Event(f"time limit of {self.limits.submission_seconds:g} s exhausted while loading", "time_limit")
-                )
-                raise TimeLimitExhausted(self.limits.submission_seconds) from None
-            if isinstance(exc, Expired):
-                detail = f"loading did not finish within {self.limits.load_seconds:g} s (load time limit)"
-                kind_name = "LoadTimeout"
-            else:
-                detail = self._death(exc, child)
-                kind_name = "SubmissionCrashed"
-            self._broken = f"loading failed: {detail}"
-            if not self._loaded_once:
-                self._problems.append(LoadProblem("load", kind_name, detail))
-            self._events.append(Event(f"loading {self.path.name} failed: {detail}", "load_failed"))
-            raise SubmissionCrashed(call, self._broken) from None
-        elapsed = deadline.used()
-        self._budget.charge_wait(deadline)
-        self._loading = False
-        self._after_run(loading=True)
-        from reference.contract import NAMES
-
-        self._names = frozenset(n for n in names if isinstance(n, str) and n in NAMES)
-        if not self._loaded_once:
-            for p in problems:
-                if isinstance(p, list) and len(p) == 4 and all(isinstance(s, str) for s in p):
-                    problem = LoadProblem(p[0][:40], p[1][:100], p[2][:300], p[3][:300])
-                    if not any(
-                        (q.where, q.exc_type, q.message) == (problem.where, problem.exc_type, problem.message)
-                        for q in self._problems
-                    ):
-                        self._problems.append(problem)
-            self._loaded_once = True
-        else:
-            self._events.append(Event(f"child restarted: {self.path.name} reloaded in {elapsed:.1f} s", "restart"))
-        return child
-
-    def _death(self, exc: Died, child: ChildProcess) -> str:
-        """Why the child died, in words: out of memory when its group says so, else its exit and output."""
-        if self._group is not None and self._group.new_oom_kills():
-            return LIMIT_SPECS["memory_mb"].message(self.limits)
-        detail = exc.detail or exit_detail(child.returncode)
-        tail = child.log_tail()
-        return detail + (f"; last output: {tail}" if tail else "")
-
-    def _after_run(self, *, loading: bool = False) -> None:
-        """After a load or call that returned: what the submission's other processes met meanwhile (out of
-        memory), and, where no tmpfs bounds it (``process``), how much its folder holds. A folder over the
-        disk limit is emptied of what the submission wrote; after a call the child is stopped too (it may hold
-        a deleted file open), after a load it runs on (stopping it would only load and write again)."""
-        if self._group is not None and self._group.new_oom_kills():
-            self._events.append(
-                Event(
-                    LIMIT_SPECS["memory_mb"].message(self.limits) + ": the kernel killed one of its processes", "memory"
-                )
-            )
-        if self.isolation != "process":
-            return
-        cap = self.limits.disk_mb * 2**20
-        if _folder_bytes(self._scratch, cap) <= cap:
-            return
-        if not loading:
-            self._stop()
-        for entry in self._scratch.iterdir():
-            if entry.name != self.path.name:
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-        (self._scratch / "tmp").mkdir(exist_ok=True)
-        done = " while loading; its folder emptied" if loading else "; child stopped and its folder emptied"
-        self._events.append(Event(LIMIT_SPECS["disk_mb"].message(self.limits) + done, "disk"))
-
-    def _stop(self) -> None:
-        if self._child is not None:
-            self._child.kill()
-            printed = self._child.output.summary()
-            if printed is not None:  # once per child: it is stopped once
-                self._events.append(Event(f"{self.path.name} {printed} of its output", "output"))
-            self._child = None
-        self._loading = False
-        self._handles.clear()
-
     # ------------------------------------------------------------------------------------------- protocol
     def _bind(self, remote: RemoteObject) -> int:
         """The id of ``remote`` in the current child, re-creating the object after a restart."""
@@ -335,7 +138,7 @@ class IsolatedImplementation(Implementation):
             value = value[key]
         if type(value) is not RemoteObject:
             raise SubmissionCrashed(remote._describe_label(), "the object changed when the child was restarted")
-        return self._handles.rebind(remote, value)
+        return int(self._handles.rebind(remote, value))
 
     def _request(self, message: dict[str, Any], call: str, origin: tuple[Any, ...]) -> Any:
         """Send a request, serve callbacks until the reply, and turn the reply into a value or an error.
@@ -528,36 +331,6 @@ class IsolatedImplementation(Implementation):
             self.close()
         except Exception:
             pass
-
-
-def _folder_bytes(folder: Path, cap: int) -> int:
-    """Bytes the files below ``folder`` take (links not followed), counted up to a little past ``cap``."""
-    total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except OSError:
-                continue
-            if total > cap:
-                return total
-    return total
-
-
-def child_environment(scratch: str, isolation: str) -> dict[str, str]:
-    """A child's whole environment; ``scratch`` is its folder as it sees it. The thread counts must be
-    there when torch is imported (OpenMP reads them as it loads): a zygote is started with them too."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin") if isolation == "process" else "/usr/bin:/bin",
-        "HOME": scratch,
-        "TMPDIR": f"{scratch}/tmp",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{scratch}/.matplotlib",
-        "IPYTHONDIR": f"{scratch}/.ipython",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "LANG": "C.UTF-8",
-    }
 
 
 def _time_out(call: str, seconds: float, *, name: str | None = None, earlier: str | None = None) -> NoReturn:

@@ -19,13 +19,16 @@
 :func:`choose_level` picks the strongest level this machine provides (``auto``) or checks that a named one
 is available and at least the required minimum, raising :class:`IsolationUnavailable` with one line
 otherwise. :func:`probe` says what each level needs and whether it is here; results are cached per process.
+
+This module starts and stops children (:class:`Jail`, :class:`Jailed`, the ``uid`` level's slots); the
+probing and choosing are :mod:`vicheck.sandbox._levels`, bubblewrap's command line is
+:mod:`vicheck.sandbox._bwrap`, the children's scratch tmpfs :mod:`vicheck.sandbox._scratch`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import json
 import os
 import pwd
@@ -34,13 +37,22 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits, pick_level
+from vicheck.sandbox._bwrap import JAIL_UID, bwrap_command
+from vicheck.sandbox._levels import (
+    SLOT_COUNT,
+    SLOT_FIRST,
+    IsolationUnavailable,
+    choose_level,
+    level_rank,
+    probe,
+)
+from vicheck.sandbox._scratch import private_scratch, scratch_seeds
+from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 from vicheck.sandbox.resources import Group, join
 
 __all__ = [
@@ -53,153 +65,8 @@ __all__ = [
     "probe",
 ]
 
-#: the uid and gid the child has inside the namespaces jail (``nobody``)
-JAIL_UID = 65534
-_SLOT_FIRST, _SLOT_COUNT = 61000, 1000
 # one folder for every grader on the machine (not $TMPDIR, which differs between runs), writable by root only
 _SLOT_DIR = Path("/run/vicheck-uid-slots" if os.access("/run", os.W_OK) else "/tmp/vicheck-uid-slots")
-#: the grader's packages, hidden in every site-packages folder the jail shows
-_GRADER_PACKAGES = ("reference", "properties", "vicheck", "benchmarks", "tests")
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
-_NAMESPACE_FLAGS = (
-    "--unshare-user",
-    "--unshare-pid",
-    "--unshare-net",
-    "--unshare-ipc",
-    "--unshare-uts",
-    "--unshare-cgroup-try",
-    "--die-with-parent",
-    "--new-session",
-    "--cap-drop",
-    "ALL",
-)
-
-
-class IsolationUnavailable(Exception):
-    """The isolation level asked for cannot be provided here; ``str()`` is one line saying why."""
-
-
-def level_rank(level: str) -> int:
-    """3 for ``namespaces`` down to 0 for ``none``."""
-    return len(ISOLATION_LEVELS) - 1 - ISOLATION_LEVELS.index(level)
-
-
-# ------------------------------------------------------------------------------------------------ probing
-
-
-def _interpreter_dirs() -> list[Path]:
-    """Folders the child's interpreter needs: its installation, the venv, and site-packages folders."""
-    found: list[Path] = []
-    for raw in (sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))):
-        found.append(Path(raw).resolve())
-    for entry in sys.path:
-        if entry and os.path.isdir(entry) and os.path.basename(entry) in ("site-packages", "dist-packages"):
-            found.append(Path(entry).resolve())
-    kept: list[Path] = []
-    for path in sorted(set(found), key=lambda p: len(p.parts)):
-        if path != Path("/") and not any(path.is_relative_to(k) for k in kept):
-            kept.append(path)
-    return kept
-
-
-@functools.cache
-def _bwrap() -> tuple[str, str]:
-    """``(path, version)`` of a working bubblewrap, or ``("", why not)``."""
-    exe = shutil.which("bwrap")
-    if exe is None:
-        return "", "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    try:
-        version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        trial = subprocess.run(
-            [exe, *_NAMESPACE_FLAGS, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return "", f"bwrap could not run ({type(exc).__name__}: {exc})"
-    if trial.returncode != 0:
-        why = (trial.stderr.strip().splitlines() or [f"exit status {trial.returncode}"])[-1]
-        return "", f"bwrap cannot create namespaces here ({why}); user namespaces may be disabled"
-    return exe, version or "bubblewrap"
-
-
-def _readable_by(uid: int, paths: list[Path]) -> str:
-    """ "" when ``uid`` can read and traverse every path; else the first path it cannot reach."""
-    modes = [os.R_OK | (os.X_OK if p.is_dir() else 0) for p in paths]  # decided as the grader, who can look
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked probe only
-        code = 0
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            for i, (p, mode) in enumerate(zip(paths, modes, strict=True)):
-                if not os.access(p, mode):
-                    code = 10 + i
-                    break
-        except BaseException:
-            code = 1
-        os._exit(min(code, 255))
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code == 0:
-        return ""
-    if code == 1:
-        return "changing to an unprivileged uid failed"
-    return str(paths[code - 10]) if code - 10 < len(paths) else "a path"
-
-
-@functools.cache
-def _uid_level() -> tuple[bool, str]:
-    if os.geteuid() != 0:
-        return False, "the grader does not run as root, so it cannot give the child a uid of its own"
-    needed = [Path(os.path.realpath(sys.executable)), *_interpreter_dirs()]
-    blocked = _readable_by(_SLOT_FIRST + _SLOT_COUNT - 1, needed)
-    if blocked:
-        return False, f"an unprivileged uid cannot read the interpreter or its packages ({blocked} is not reachable)"
-    return True, f"uids {_SLOT_FIRST}-{_SLOT_FIRST + _SLOT_COUNT - 1}, at most {Limits().max_processes} processes"
-
-
-def probe(level: str) -> tuple[bool, str]:
-    """Whether ``level`` is available here, and its detail (version, uid range) or why it is not."""
-    if level == "namespaces":
-        exe, detail = _bwrap()
-        return bool(exe), detail
-    if level == "uid":
-        return _uid_level()
-    if level in ("process", "none"):
-        return True, "a child process per submission" if level == "process" else "in the grader's process"
-    raise ValueError(f"unknown isolation level {level!r}")
-
-
-def choose_level(requested: str = "auto", minimum: str = "process") -> str:
-    """The level to grade under: the strongest available for ``auto``, else ``requested`` if available
-    (``none``, in the grader's own process, only where no stronger minimum is required).
-
-    :class:`IsolationUnavailable` (one line) when ``requested`` is not available here, or when the level is
-    weaker than ``minimum`` (the rubric's ``[limits] isolation``).
-    """
-    if requested == "none":
-        # "process", the default minimum, asks for nothing; a rubric that names uid or namespaces does
-        if minimum != "process":
-            raise IsolationUnavailable(
-                f"the rubric requires isolation level {minimum} or stronger; isolation none runs the submission "
-                "in the grader's own process"
-            )
-        return "none"
-    return pick_level(
-        ISOLATION_LEVELS,
-        requested,
-        minimum,
-        probe=probe,
-        rank=level_rank,
-        what="isolation level",
-        required="isolation level {minimum}",
-        error=IsolationUnavailable,
-    )
 
 
 # ------------------------------------------------------------------------------------------------ slots
@@ -213,9 +80,9 @@ class _Slot:
         st = _SLOT_DIR.lstat()
         if st.st_uid != 0 or st.st_mode & 0o022 or not _SLOT_DIR.is_dir():  # made by someone else: not ours
             raise IsolationUnavailable(f"{_SLOT_DIR} is not a folder of root's only: uid slots cannot be held")
-        start = os.getpid() % _SLOT_COUNT  # spreads concurrent graders over the range
-        for k in range(_SLOT_COUNT):
-            uid = _SLOT_FIRST + (start + k) % _SLOT_COUNT
+        start = os.getpid() % SLOT_COUNT  # spreads concurrent graders over the range
+        for k in range(SLOT_COUNT):
+            uid = SLOT_FIRST + (start + k) % SLOT_COUNT
             try:
                 pwd.getpwuid(uid)
                 continue  # a real account: never borrow it
@@ -442,16 +309,16 @@ class Jail:
                 steps.append(lambda: join(fds))
             if self.level == "namespaces":  # bwrap sets the child's folder itself (--chdir)
                 info_r, info_w = os.pipe()
-                seeds = [] if zygote else _scratch_seeds(scratch)
+                seeds = [] if zygote else scratch_seeds(scratch)
                 opened += [fd for fd, _ in seeds if fd >= 0]
-                cmd = self._bwrap_command(argv, scratch, files, info_w, zygote=zygote, seeds=seeds)
+                cmd = bwrap_command(argv, scratch, files, info_w, limits=self.limits, zygote=zygote, seeds=seeds)
                 cwd = None
                 pass_fds = (*pass_fds, info_w, *(fd for fd, _ in seeds if fd >= 0))
             elif slot is not None:
                 for path in (scratch, *scratch.iterdir()):
                     if path.is_dir():
                         os.chown(path, slot.uid, slot.uid)
-                steps.append(_private_scratch(scratch, self.limits.disk_mb * 2**20, slot.uid))
+                steps.append(private_scratch(scratch, self.limits.disk_mb * 2**20, slot.uid))
                 steps.append(_drop_to(slot.uid, self.limits.max_processes))
             preexec = _chain(steps) if steps else None
             proc = subprocess.Popen(
@@ -478,72 +345,6 @@ class Jail:
                 os.close(fd)
         return Jailed(proc, self.level, slot, info_r)
 
-    def _bwrap_command(
-        self,
-        argv: list[str],
-        scratch: Path,
-        files: Mapping[str, Path],
-        info_fd: int,
-        *,
-        zygote: bool = False,
-        seeds: Sequence[tuple[int, str]] = (),
-    ) -> list[str]:
-        """bubblewrap's command line: the namespaces, the read-only view, the scratch folder (for a zygote:
-        the jobs folder ``scratch`` at ``/jobs``), then ``argv``. The scratch folder is a tmpfs of the disk
-        limit's size holding ``seeds`` (a descriptor to copy from and a file name, or ``-1`` and a folder
-        name: see :func:`_scratch_seeds`)."""
-        exe, _ = _bwrap()
-        cmd = [exe, *_NAMESPACE_FLAGS, "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox"]
-        cmd += ["--info-fd", str(info_fd)]
-        for system in (*_SYSTEM_DIRS, *_SYSTEM_FILES):
-            cmd += ["--ro-bind-try", system, system]
-        for folder in _interpreter_dirs():
-            cmd += ["--ro-bind", str(folder), str(folder)]
-            for name in _GRADER_PACKAGES:  # a non-editable install of the grader: hide its sources
-                if (folder / name).is_dir():
-                    cmd += ["--tmpfs", str(folder / name), "--remount-ro", str(folder / name)]
-        cmd += ["--proc", "/proc", "--dev", "/dev"]
-        if zygote:
-            # bwrap mounts --dev's devpts as uid 0 of a first user namespace and nests a second one for --uid:
-            # the mount namespace would be the first's, where the zygote has no capability, and no fork could
-            # mount a /proc of its own (see _zygote.py). So the zygote's /dev is made as --dev makes it, less
-            # the devpts (each fork mounts its own), in one user namespace
-            at = cmd.index("--dev")
-            del cmd[at : at + 2]
-            cmd += ["--tmpfs", "/dev"]
-            for node in ("null", "zero", "full", "random", "urandom", "tty"):
-                cmd += ["--dev-bind-try", f"/dev/{node}", f"/dev/{node}"]
-            for name, target in (
-                ("ptmx", "pts/ptmx"),
-                ("fd", "/proc/self/fd"),
-                ("stdin", "/proc/self/fd/0"),
-                ("stdout", "/proc/self/fd/1"),
-                ("stderr", "/proc/self/fd/2"),
-                ("core", "/proc/kcore"),
-            ):
-                cmd += ["--symlink", target, f"/dev/{name}"]
-            cmd += ["--dir", "/dev/pts", "--dir", "/dev/shm", "--remount-ro", "/dev", "--cap-add", "CAP_SYS_ADMIN"]
-            cmd += ["--bind", str(scratch), "/jobs", "--dir", "/submission", "--chdir", "/"]
-        else:
-            # bubblewrap covers /proc/sys only where its setup could write it, and behind uid 65534 stands the
-            # grader's own uid: run as root, a child could open global sysctls (kernel.core_pattern) for
-            # writing. A read-only view of the kernel's settings instead (a fork covers its own /proc so)
-            cmd += [
-                "--ro-bind",
-                "/proc/sys",
-                "/proc/sys",
-                "--ro-bind-try",
-                "/proc/sysrq-trigger",
-                "/proc/sysrq-trigger",
-            ]
-            cmd += ["--size", str(self.limits.disk_mb * 2**20), "--tmpfs", "/submission"]
-            for fd, name in seeds:
-                cmd += ["--dir", f"/submission/{name}"] if fd < 0 else ["--file", str(fd), f"/submission/{name}"]
-            cmd += ["--chdir", "/submission"]
-        for name, path in files.items():
-            cmd += ["--ro-bind", str(path), f"/grader/{name}"]
-        return [*cmd, "--remount-ro", "/", "--", *argv]
-
 
 def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
     def run() -> None:  # pragma: no cover - runs between fork and exec
@@ -551,69 +352,6 @@ def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
             step()
 
     return run
-
-
-def _scratch_entries(scratch: Path) -> list[tuple[str, bool]]:
-    """``(name, is a folder)`` of each folder and regular file in ``scratch``, by name; links and anything else
-    left out (never followed): what a child's private scratch folder starts with."""
-    with os.scandir(scratch) as entries:
-        return sorted(
-            (e.name, e.is_dir(follow_symlinks=False))
-            for e in entries
-            if e.is_dir(follow_symlinks=False) or e.is_file(follow_symlinks=False)
-        )
-
-
-def _scratch_seeds(scratch: Path) -> list[tuple[int, str]]:
-    """What the child's tmpfs starts with: ``(descriptor, name)`` for each regular file of ``scratch`` (open
-    for reading: bubblewrap copies it in) and ``(-1, name)`` for each folder (made empty). Links are not
-    followed: the grader put only a copy of the submission and an empty ``tmp`` there."""
-    seeds: list[tuple[int, str]] = []
-    try:
-        for name, folder in _scratch_entries(scratch):
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-            seeds.append((-1, name) if folder else (os.open(scratch / name, flags), name))
-    except BaseException:
-        for fd, _ in seeds:
-            if fd >= 0:
-                os.close(fd)
-        raise
-    return seeds
-
-
-_CLONE_NEWNS, _MS_REC, _MS_PRIVATE, _MS_NOSUID, _MS_NODEV = 0x00020000, 16384, 1 << 18, 2, 4
-
-
-def _private_scratch(scratch: Path, size: int, uid: int) -> Callable[[], None]:
-    """The ``uid`` level's scratch folder: between fork and exec, still root, the child enters a mount
-    namespace of its own, mounts a tmpfs of ``size`` bytes owned by ``uid`` over ``scratch`` and copies in
-    what the grader had put there. The tmpfs goes with the child's last process; the host's disk is
-    untouched."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    contents = [(name, None if folder else (scratch / name).read_bytes()) for name, folder in _scratch_entries(scratch)]
-    target = str(scratch).encode()
-    options = f"size={size},mode=0700,uid={uid},gid={uid}".encode()
-
-    def private() -> None:  # pragma: no cover - runs between fork and exec
-        if libc.unshare(_CLONE_NEWNS) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-        if libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-            raise OSError(ctypes.get_errno(), "making the mounts private")
-        if libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
-            raise OSError(ctypes.get_errno(), "mounting the scratch tmpfs")
-        for name, data in contents:
-            path = os.path.join(scratch, name)
-            if data is None:
-                os.mkdir(path, 0o700)
-            else:
-                with open(path, "wb") as f:
-                    f.write(data)
-            os.chown(path, uid, uid)
-        os.chdir(scratch)  # the cwd Popen set is the host folder under the new mount
-
-    return private
 
 
 def _drop_to(uid: int, max_processes: int) -> Callable[[], None]:
