@@ -10,7 +10,8 @@ Usage::
 of this one; give it several times to compare them (``.`` is this tree). Each run is ``python -m vicheck
 grade`` with ``PYTHONPATH`` set to the checkout, and its wall time and CPU time (the grader and every
 process it waited for) are printed. ``class`` also checks that every checkout gave the same reports
-(scores, verdicts, messages and counterexamples) and says where they differ.
+(scores, verdicts, messages and counterexamples) and the same files (apart from timings, dates and what the
+older checkout did not write), and says where they differ.
 
 The class is the lecture's own code, the six correct alternatives and the first 31 wrong submissions of
 ``tests/submissions/`` (alphabetically), and two notebooks (the lecture's, ``tests/data/lecture_4.ipynb``,
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -65,7 +67,8 @@ def grade(checkout: Path, paths: list[Path], out: Path, jobs: int, extra: list[s
     """(wall seconds, CPU seconds of the grader and the processes it waited for, CPU seconds the whole
     machine was busy) of one ``vicheck grade`` run of ``checkout``. The last counts jailed children whose
     time no ancestor collects; it is the grading's own only on an otherwise idle machine."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
+    # a fixed date (the class page's, the reports'), so that two checkouts' files can be compared byte for byte
+    env = dict(os.environ, PYTHONPATH=str(checkout), SOURCE_DATE_EPOCH="1700000000")
     cmd = [sys.executable, "-m", "vicheck", "grade", *map(str, paths), "--out", str(out), "--jobs", str(jobs)]
     cmd += ["--quiet", "--force", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -90,6 +93,46 @@ def verdicts(out: Path) -> dict[str, list[tuple[str, str, bool, str, str]]]:
         found[report.stem] = [
             (p["name"], p["status"], p["passed"], p["message"], p["counterexample"]) for p in data["properties"]
         ] + [("score", str(data["score"]), True, "; ".join(data["errors"]), "")]
+    return found
+
+
+#: what differs between two runs of one class by nature: timings, dates, the output folder's own path
+_VOLATILE_KEYS = frozenset({"seconds", "graded_at", "execution_time"})
+_JUNIT_VOLATILE = re.compile(r'\s(time|timestamp|hostname)="[^"]*"')
+
+
+def _normal(value: object, keep: object) -> object:
+    """``value`` without the volatile keys, and without the keys ``keep`` (the older file) lacks."""
+    if isinstance(value, dict) and isinstance(keep, dict):
+        return {k: _normal(v, keep[k]) for k, v in value.items() if k in keep and k not in _VOLATILE_KEYS}
+    if isinstance(value, list) and isinstance(keep, list) and len(value) == len(keep):
+        return [_normal(v, k) for v, k in zip(value, keep, strict=True)]
+    return value
+
+
+def file_differences(old: Path, new: Path) -> list[str]:
+    """Every file of two output folders of one class compared: new files are listed as such; a file the older
+    run wrote must be the same in the newer one, apart from timings, dates, the folders' own paths and (in
+    JSON) fields the older run did not write. The logs (command lines, timings) are not compared."""
+    found: list[str] = []
+    names_old = {p.name for p in old.iterdir() if p.is_file()}
+    names_new = {p.name for p in new.iterdir() if p.is_file()}
+    found += [f"only in {new.name}: {n}" for n in sorted(names_new - names_old)]
+    found += [f"missing from {new.name}: {n}" for n in sorted(names_old - names_new)]
+    for name in sorted(names_old & names_new):
+        if name.endswith(".log"):
+            continue
+        a = (old / name).read_text(encoding="utf-8").replace(str(old), "OUT")
+        b = (new / name).read_text(encoding="utf-8").replace(str(new), "OUT")
+        if name.endswith(".json"):
+            ja, jb = json.loads(a), json.loads(b)
+            same = _normal(ja, ja) == _normal(jb, ja)
+        elif name.endswith(".xml"):
+            same = _JUNIT_VOLATILE.sub("", a) == _JUNIT_VOLATILE.sub("", b)
+        else:
+            same = a == b
+        if not same:
+            found.append(f"differs: {name}")
     return found
 
 
@@ -135,6 +178,12 @@ def main() -> int:
             diff = differences(first, results[checkout])
             print(f"reports of {checkout} vs {checkouts[0]}: " + ("identical" if not diff else f"{len(diff)} differ"))
             for line in diff:
+                print("  " + line)
+            files = file_differences(work / "out-0", work / f"out-{checkouts.index(checkout)}")
+            changed = [f for f in files if not f.startswith("only in")]
+            verdict = "identical" if not changed else f"{len(changed)} differ"
+            print(f"files of {checkout} vs {checkouts[0]}: {verdict}")
+            for line in files:
                 print("  " + line)
     else:
         cases = [ROOT / "tests/submissions/lecture_4_functions.py", *sorted((HERE / "submissions").glob("*.py"))]
