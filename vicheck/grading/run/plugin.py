@@ -427,10 +427,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         vc.report.graded_at = iso_utc(now_utc())
         _write(vc)
         ctx = StudentContext(seconds=time.monotonic() - vc.started)
-        formats = student_formats()
         for name, path in (("gradescope", vc.gradescope), ("md", vc.feedback)):
             if path is not None:
-                formats[name].write(vc.report, path, ctx)
+                student_formats()[name].write(vc.report, path, ctx)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
