@@ -24,6 +24,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "redraw a graded class's files (class page, tables, gradebook exports), merging folders graded apart",
     ),
     "gradescope-bundle": ("vicheck.grading.cli:bundle", "build a Gradescope autograder bundle"),
+    "check": (
+        "vicheck.check.cli:check",
+        "check one submission against the visible properties, as grading runs them (a student's self-check)",
+    ),
+    "classroom-workflow": (
+        "vicheck.check.cli:classroom_workflow",
+        "write the GitHub Classroom workflow that checks every push and reports to GitHub Classroom",
+    ),
     "figures": ("vicheck.figures", "regenerate the lecture's nine figures from the reference"),
     "work-precision": ("vicheck.work_precision", "error-versus-time table and plot for each estimator"),
 }

@@ -131,7 +131,7 @@ include = ["reference*", "properties*", "vicheck*"]
 
 [tool.setuptools.package-data]
 "*" = ["py.typed", "*.toml", "*.json", "*.txt", "*.md", "*.csv", "*.ipynb"]
-vicheck = ["py.typed", "examples/*", "examples/**/*", "grading/report/classpage/templates/*"]
+vicheck = ["py.typed", "examples/*", "examples/**/*", "grading/report/classpage/templates/*", "check/templates/*"]
 """
 
 
