@@ -8,7 +8,7 @@ forks (see :mod:`vicheck.grading.run.warm`), so each fork finds the cache filled
 passing submission meets; a failing one's shrunk examples are computed as before.
 
 A cached value is the value the function returned for bit-identical arguments in the same process, so
-it is the value a fresh computation gives (tests/test_oracle_cache.py checks it against fresh computation
+it is the value a fresh computation gives (tests/properties/test_oracle_cache.py checks it against fresh computation
 for every cached oracle). Arguments with no exact key (a closure, an unknown object) are never cached.
 """
 

@@ -47,7 +47,7 @@ _active = ["grade"]
 #: Successful shrinks Hypothesis may make per failing property (its own default is 500). A count, not a
 #: time, so that the reported counterexample -- the smallest found within the budget -- is the same on
 #: every run and machine; 100 is several times what the corpus's mistakes need to reach their minimal
-#: example (tests/test_warm_workers.py grades them and compares with a run at Hypothesis' default).
+#: example (tests/grading/run/test_warm_workers.py grades them and compares with a run at Hypothesis' default).
 SHRINK_BUDGET = 100
 #: Hypothesis also stops shrinking after 300 s of wall-clock time, which would make a slow machine report
 #: a different counterexample; the count above bounds shrinking instead.

@@ -40,7 +40,7 @@ EPS = {torch.float32: float(torch.finfo(torch.float32).eps), torch.float64: floa
 #: The false-alarm probability a whole run of the suite may have (a correct implementation failing).
 FALSE_ALARM_PER_RUN = 1e-6
 #: Upper bound on the statistical checks of one run (examples x checks of every Monte Carlo property under
-#: the grade profile); tests/test_meta.py recounts it from the registry.
+#: the grade profile); tests/properties/test_meta.py recounts it from the registry.
 MAX_STATISTICAL_CHECKS = 2000
 #: Per-check false-alarm probability (Bonferroni): 5e-10.
 ALPHA = FALSE_ALARM_PER_RUN / MAX_STATISTICAL_CHECKS

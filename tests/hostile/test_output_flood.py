@@ -5,7 +5,7 @@ grader's memory does not grow with it.
 The class is graded with ``--no-warm``: each submission then has a grading process of its own, named by its
 ``--grade-report`` argument, so that the peak memory of the process that graded the flood can be compared
 with the one that graded its twin (a warm worker's forks all have the worker's command line). How a child is
-started (afresh or by a zygote) makes no difference to its output: ``tests/test_sandbox.py`` floods both.
+started (afresh or by a zygote) makes no difference to its output: ``tests/sandbox/test_sandbox.py`` floods both.
 """
 
 from __future__ import annotations

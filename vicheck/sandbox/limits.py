@@ -7,7 +7,7 @@ key, registered by :func:`declare`); the parent enforces the time limits (:mod:`
 submission, :mod:`vicheck.sandbox.resources` puts the submission and everything it starts in a control
 group bounded by :func:`group_settings`, and :mod:`vicheck.sandbox.jail` gives it a size-capped scratch
 folder and applies the isolation level. Adding a limit is a field of :class:`Limits`, one :func:`declare`
-and its application; ``tests/test_limits.py`` checks that every field is declared and documented.
+and its application; ``tests/sandbox/test_limits.py`` checks that every field is declared and documented.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the fork starts a new session, takes the submission's working folder, environmen
 ``pytest.main`` with the same arguments a fresh ``python -m pytest`` process would get.
 
 Every fork starts from the same state, so a submission's report does not depend on the order of the class,
-on ``--jobs`` or on which submissions came before (tests/test_warm_workers.py grades a class both ways and
+on ``--jobs`` or on which submissions came before (tests/grading/run/test_warm_workers.py grades a class both ways and
 compares the reports). The submission's own code still runs only in the jailed child that the fork's
 property suite starts (:mod:`vicheck.sandbox`), never in the fork server.
 

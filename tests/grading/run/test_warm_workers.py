@@ -17,7 +17,7 @@ import pytest
 from vicheck.cli import main
 from vicheck.grading.run.warm import ForkServer, ForkServerUnavailable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
 #: a class that fails in several ways (a wrong rule, a wrong sign, bits instead of nats) beside two that

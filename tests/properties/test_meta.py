@@ -15,7 +15,7 @@ from properties._registry import PROFILES, REGISTRY
 from properties._tolerances import ALPHA, FALSE_ALARM_PER_RUN, MAX_STATISTICAL_CHECKS
 from reference.contract import NAMES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 
 

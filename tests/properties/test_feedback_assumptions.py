@@ -35,7 +35,7 @@ from properties._checks import PropertyFailure
 from vicheck.implementation import Implementation
 from vicheck.sandbox.loading import InProcessImplementation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
 

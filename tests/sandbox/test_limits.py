@@ -11,8 +11,8 @@ import pytest
 from vicheck.grading.rubric import load_rubric
 from vicheck.sandbox.limits import LIMIT_SPECS, Limits, parse_limit
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-EXAMPLE_RUBRIC = Path(__file__).resolve().parents[1] / "vicheck" / "examples" / "rubric.toml"
+README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLE_RUBRIC = Path(__file__).resolve().parents[2] / "vicheck" / "examples" / "rubric.toml"
 
 
 def test_every_field_is_declared_once_with_a_reason() -> None:

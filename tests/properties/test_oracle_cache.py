@@ -14,7 +14,7 @@ import torch.distributions as dist
 
 from properties._memo import Uncacheable, cache_key, oracle_cache
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: every function the suite caches (a new one must be added here, and so is checked below)
 EXPECTED = {

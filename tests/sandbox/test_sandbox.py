@@ -44,7 +44,7 @@ from vicheck.sandbox.limits import Limits
 from vicheck.sandbox.loading import load_implementation, load_module_in_process, load_notebook_in_process
 from vicheck.sandbox.wire import Pickler as _Pickler
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 HOSTILE = HERE / "hostile"
 # In-repo copies of ../shared/seed's lecture files, so the tests run where ../shared is absent.
 LECTURE_PY = HERE / "submissions" / "lecture_4_functions.py"

@@ -32,7 +32,7 @@ import reference as R
 import reference.coin
 from reference.examples import make_normal_mixture
 
-README = Path(__file__).parent / "data" / "seed_README.md"
+README = Path(__file__).resolve().parents[1] / "data" / "seed_README.md"
 F64 = torch.float64
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def lecture_brute(loss: Callable[..., torch.Tensor], ranges: list[tuple[float, f
     is evaluated at once on the same points (``np.mgrid``, cast to float32 as a single call casts them)
     and ``fmin`` is started exactly as ``brute`` starts it. For all four lecture fits this gives bit for
     bit the same (mu, sigma) as ``brute`` itself (checked when this test was written; the notebook test,
-    tests/test_contract.py, runs ``brute`` unchanged).
+    tests/reference/test_contract.py, runs ``brute`` unchanged).
     """
     grid = np.mgrid[tuple(slice(lo, hi, complex(100)) for lo, hi in ranges)]
     with torch.no_grad():

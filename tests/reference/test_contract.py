@@ -23,7 +23,7 @@ import torch
 import reference
 from reference.contract import CONTRACT, NAMES, ContractEntry
 
-NOTEBOOK = Path(__file__).parent / "data" / "lecture_4.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "data" / "lecture_4.ipynb"
 
 
 def parse(source: str) -> ast.Module:
@@ -216,14 +216,14 @@ def test_cell_13_monte_carlo_kl(lecture_run: dict[int, tuple[Any, str]]) -> None
     # Seeded by cell 1's torch.manual_seed(0), nothing draws in between: the same draw as the lecture's.
     # Tolerance: 5.33 standard errors of the difference of two independent N = 1e6 estimates (sd of the
     # log ratio 4.33 by quadrature, se 4.3e-3; false-alarm probability 1e-7 for an unrelated draw) plus
-    # half a printed unit; see tests/test_reference_values.py::test_monte_carlo_row.
+    # half a printed unit; see tests/reference/test_reference_values.py::test_monte_carlo_row.
     assert abs(float(value) - 4.5453) <= 5.33 * 2**0.5 * 4.335e-3 + 5e-5
 
 
 @pytest.mark.slow
 def test_cells_15_to_19_fits(lecture_run: dict[int, tuple[Any, str]]) -> None:
     """The brute fits now run on the reference's accurate windows, so they land near the *exact* optima
-    (tests/test_reference_values.py), not the lecture's window-biased ones; fmin's xtol=1e-4 and the
+    (tests/reference/test_reference_values.py), not the lecture's window-biased ones; fmin's xtol=1e-4 and the
     float32 round-off of each loss (flat-region half-widths 3.4e-4 to 1.8e-3, measured there) bound how
     close: 2e-3."""
     mode = [float(t) for t in lecture_run[15][1].split()]
@@ -239,7 +239,7 @@ def test_cells_15_to_19_fits(lecture_run: dict[int, tuple[Any, str]]) -> None:
 def test_cells_20_21_log_evidence(lecture_run: dict[int, tuple[Any, str]]) -> None:
     """The lecture printed -4.0945 and -4.0941 from its mu +- 4 sigma / [-4, 4] windows; the reference's
     defaults are accurate, so the same cells now give log(1/60) = -4.09434: 1.1e-4 and 2.4e-4 from the
-    printed values (the windows' truncation; tests/test_reference_values.py reproduces the printed digits
+    printed values (the windows' truncation; tests/reference/test_reference_values.py reproduces the printed digits
     with the lecture's windows). In float32 the cells agree with log(1/60) to a few ulp of 4.1 (4.8e-7)."""
     log_1_60 = -4.0943445622221
     for k, printed in ((20, -4.0945), (21, -4.0941)):

@@ -4,7 +4,7 @@ capabilities and cannot get back what hides the others, takes every process it s
 submission's control group from its first instruction when the grader places it, and a zygote that dies
 leaves the grader starting children afresh.
 
-tests/test_sandbox.py runs all of its tests with both kinds of child; this module checks what is particular
+tests/sandbox/test_sandbox.py runs all of its tests with both kinds of child; this module checks what is particular
 to the zygote. The submissions here are the test's own, bounded in time (at most 60 s for a process left
 behind, which the test kills if the jail fails), and write only below their scratch folder or where the jail
 must refuse them.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "tests" / "data" / "lecture_4.ipynb"
 FUNCTIONS = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 

@@ -33,7 +33,7 @@ from vicheck.sandbox.loading import (
     scan_blocked_imports,
 )
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 LECTURE_NB = HERE / "data" / "lecture_4.ipynb"
 LECTURE_PY = HERE / "submissions" / "lecture_4_functions.py"
 CELLS_FILE = HERE.parent / "vicheck" / "sandbox" / "_cells.py"

@@ -17,7 +17,7 @@ from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 from vicheck.sandbox.loading import load_implementation
 from vicheck.sandbox.resources import choose_resources, probe_resources
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LECTURE = ROOT / "tests" / "submissions" / "lecture_4_functions.py"
 
 
