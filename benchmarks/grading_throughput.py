@@ -98,7 +98,7 @@ def verdicts(out: Path) -> dict[str, list[tuple[str, str, bool, str, str]]]:
 
 #: what differs between two runs of one class by nature: timings, dates, the output folder's own path
 _VOLATILE_KEYS = frozenset({"seconds", "graded_at", "execution_time"})
-_JUNIT_VOLATILE = re.compile(r'\s(time|timestamp|hostname)="[^"]*"')
+_JUNIT_VOLATILE = re.compile(r'\s(time|timestamp|hostname)="[^"]*"|<properties>.*?</properties>|0x[0-9a-f]+')
 
 
 def _normal(value: object, keep: object) -> object:
@@ -110,10 +110,12 @@ def _normal(value: object, keep: object) -> object:
     return value
 
 
-def file_differences(old: Path, new: Path) -> list[str]:
+def file_differences(old: Path, new: Path, trees: tuple[Path, Path] | None = None) -> list[str]:
     """Every file of two output folders of one class compared: new files are listed as such; a file the older
     run wrote must be the same in the newer one, apart from timings, dates, the folders' own paths and (in
-    JSON) fields the older run did not write. The logs (command lines, timings) are not compared."""
+    JSON) fields the older run did not write. The logs (command lines, timings) are not compared; in pytest's
+    JUnit XML, Hypothesis' statistics (timings) and object addresses are left out, and the checkouts' own paths
+    (``trees``) read alike."""
     found: list[str] = []
     names_old = {p.name for p in old.iterdir() if p.is_file()}
     names_new = {p.name for p in new.iterdir() if p.is_file()}
@@ -122,8 +124,10 @@ def file_differences(old: Path, new: Path) -> list[str]:
     for name in sorted(names_old & names_new):
         if name.endswith(".log"):
             continue
-        a = (old / name).read_text(encoding="utf-8").replace(str(old), "OUT")
-        b = (new / name).read_text(encoding="utf-8").replace(str(new), "OUT")
+        a = (old / name).read_text(encoding="utf-8").replace(str(old), "OUT").replace(old.name, "OUT")
+        b = (new / name).read_text(encoding="utf-8").replace(str(new), "OUT").replace(new.name, "OUT")
+        if trees is not None:
+            a, b = a.replace(str(trees[0]), "TREE"), b.replace(str(trees[1]), "TREE")
         if name.endswith(".json"):
             ja, jb = json.loads(a), json.loads(b)
             same = _normal(ja, ja) == _normal(jb, ja)
@@ -179,7 +183,8 @@ def main() -> int:
             print(f"reports of {checkout} vs {checkouts[0]}: " + ("identical" if not diff else f"{len(diff)} differ"))
             for line in diff:
                 print("  " + line)
-            files = file_differences(work / "out-0", work / f"out-{checkouts.index(checkout)}")
+            other = work / f"out-{checkouts.index(checkout)}"
+            files = file_differences(work / "out-0", other, (checkouts[0], checkout))
             changed = [f for f in files if not f.startswith("only in")]
             verdict = "identical" if not changed else f"{len(changed)} differ"
             print(f"files of {checkout} vs {checkouts[0]}: {verdict}")
