@@ -25,9 +25,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Template
 from markupsafe import Markup, escape
 
+from vicheck._html import html_environment
 from vicheck.grading.report.records import GradeReport, PropertyResult
 
 __all__ = [
@@ -285,15 +286,7 @@ def _finalize(value: object) -> object:
 
 @functools.cache
 def _template() -> Template:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = html_environment(TEMPLATES, finalize=_finalize)
     env.filters["docstring"] = docstring_html
     env.tests["shown_counterexample"] = counterexample_shown
     return env.get_template("result.html.j2")

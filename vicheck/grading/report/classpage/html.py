@@ -15,9 +15,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Template
 from markupsafe import Markup, escape
 
+from vicheck._html import html_environment
 from vicheck.grading.report.classpage._format import (
     PLOTS_HINT,
     QUARTILE_METHOD,
@@ -54,16 +55,7 @@ def _finalize(value: object) -> object:
 
 @functools.cache
 def _template() -> Template:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        # a block tag on a line of its own leaves no blank line: the templates read like the page they draw
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=_finalize,
-    )
+    env = html_environment(TEMPLATES, finalize=_finalize)
     env.filters.update(pct=pct, num=num, weights=weights, bin_label=bin_label)
     return env.get_template("index.html.j2")
 
