@@ -91,3 +91,17 @@ def test_a_file_of_another_kind_exits_2(tmp_path: Path) -> None:
     other.write_text("not code")
     run = vicheck("check", str(other), cwd=tmp_path)
     assert run.returncode == 2 and run.stderr.startswith("vicheck check: ")
+
+
+def test_a_function_whose_properties_are_all_hidden_says_so_and_exits_0(tmp_path: Path) -> None:
+    """Nothing visible to run is no failure: the answer is how many hidden properties exercise it."""
+    rubric = tmp_path / "rubric.toml"
+    # the three properties that exercise log_evidence
+    rubric.write_text(
+        '[visibility]\nhidden = ["kl_minus_elbo_*", "elbo_below_*", "log_evidence_*"]\n', encoding="utf-8"
+    )
+    run = vicheck("check", str(LECTURE), "--function", "log_evidence", "--rubric", str(rubric), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "no visible property exercises log_evidence" in run.stdout
+    assert "3 hidden properties exercising log_evidence run only in the final grading" in run.stdout
+    assert "pytest exited" not in run.stdout + run.stderr

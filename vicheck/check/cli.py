@@ -2,10 +2,10 @@
 
 ``vicheck check FILE [--function NAME ...]`` runs the visible properties on one ``.py``/``.ipynb`` as grading
 runs them (:mod:`vicheck.check.run`) and prints the result (:mod:`vicheck.check.render`); it writes no files
-unless asked (``--classroom-result``). Exit status: 0 when every property it ran passed, 1 when one failed or
-did not run (a submission that does not load fails every property), 2 when the check could not run: a usage
-error (a missing file, an unknown function, a rubric that does not read, an isolation level that is not
-there) or the grader's own failure.
+unless asked (``--classroom-result``). Exit status: 0 when every property it ran passed (or none was
+visible), 1 when one failed or did not run (a submission that does not load fails every property), 2 when the
+check could not run: a usage error (a missing file, an unknown function, a rubric that does not read, an
+isolation level that is not there) or the grader's own failure.
 
 ``vicheck classroom-workflow DIR`` writes the GitHub Classroom workflow into an assignment's template
 repository (:mod:`vicheck.check.workflow`).
@@ -108,7 +108,9 @@ def _check(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"vicheck check: could not write {args.classroom_result}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    return EXIT_PASSED if report.properties and all(p.passed for p in report.properties) else EXIT_FAILED
+    # no visible property to run (every one exercising the functions asked for is hidden): nothing failed, and
+    # the output says that the hidden ones run only in the final grading
+    return EXIT_PASSED if all(p.passed for p in report.properties) else EXIT_FAILED
 
 
 def _workflow_arguments(parser: argparse.ArgumentParser) -> None:
