@@ -170,6 +170,24 @@ class Implementation(ABC):
         """Errors met while loading (a cell that raised, a module that stopped half-way)."""
         return []
 
+    #: the contract functions the calls made since :meth:`reset_reached` reached, with how often each ran
+    #: (the implementation's own call graph, traced where its code runs; empty where it is not traced)
+    _reached: dict[str, int] | None = None
+
+    def reset_reached(self) -> None:
+        """Start a new trace (the plugin does so before each example of a property)."""
+        self._reached = {}
+
+    def reached(self) -> dict[str, int]:
+        """The contract functions the calls since :meth:`reset_reached` reached, each with its call count."""
+        return dict(self._reached or {})
+
+    def _note_reached(self, counts: dict[str, int]) -> None:
+        if self._reached is None:
+            self._reached = {}
+        for name, n in counts.items():
+            self._reached[name] = self._reached.get(name, 0) + n
+
     def events(self) -> list[Event]:
         """Things that happened while grading: crashes, time-outs, restarts (one line each, with its kind)."""
         return []

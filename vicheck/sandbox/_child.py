@@ -58,6 +58,134 @@ def contract_names(namespace: dict[str, Any], names: list[str], aliases: dict[st
     return [n for n in names if aliases.get(n, n) in namespace]
 
 
+class Tracer:
+    """Which contract names a call into the submission reached: each contract name bound to a plain function
+    is replaced, in the submission's own namespace, by a wrapper (``functools.wraps``: name, docstring,
+    signature and ``__wrapped__`` as the original's) that counts the call and calls the original. The
+    submission's functions call each other through that namespace, so a call records its actual call graph.
+    One wrapper per function object (an alias stays the same object as what it aliases), named by its first
+    contract name; a name the student rebinds later is simply not traced. The wrapper does nothing that can
+    raise but counting in a dict of ``str`` keys it owns, and it adds one frame to a traceback.
+
+    Data names (``flips``, ``posterior``, ``T``: no call to wrap) are counted statically: a function's run
+    counts the data names its code refers to as globals and the contract names the globals it refers to were
+    computed from by top-level assignments (``posterior = Beta(1 + flips.sum(), ...)``: ``posterior`` reaches
+    ``flips``), transitively; so does the grader's request for a data name."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        #: contract data name -> the contract names its value was computed from (transitively)
+        self.data: dict[str, tuple[str, ...]] = {}
+        #: the contract names bound to something other than a plain function
+        self.data_names: frozenset[str] = frozenset()
+
+    def wrap(self, fn: Callable[..., Any], name: str, refs: tuple[str, ...]) -> Callable[..., Any]:
+        import functools
+
+        tracer = self
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            counts = tracer.counts
+            counts[name] = counts.get(name, 0) + 1
+            for ref in refs:
+                counts[ref] = counts.get(ref, 0) + 1
+            return fn(*args, **kwargs)
+
+        return functools.wraps(fn)(traced)
+
+    def install(
+        self, namespace: dict[str, Any], names: list[str], aliases: dict[str, str], sources: list[str]
+    ) -> list[str]:
+        """Wrap the plain functions bound to contract ``names`` (aliases applied) in ``namespace``, after
+        reading which data names depend on which in ``sources`` (the module's or the cells' code); the
+        names wrapped."""
+        contract = {aliases.get(n, n): n for n in reversed(names)}  # the name in the code -> contract name
+        functions = {k for k in contract if type(namespace.get(k)) is types.FunctionType}
+        depends = _data_dependencies(sources, contract)
+        self.data = {contract[k]: v for k, v in depends.items() if k in contract and k not in functions}
+        self.data_names = frozenset(contract[k] for k in contract if k in namespace and k not in functions)
+        wrapped: dict[int, Callable[..., Any]] = {}
+        done = []
+        for name in names:
+            key = aliases.get(name, name)
+            fn = namespace.get(key)
+            if type(fn) is not types.FunctionType:
+                continue
+            try:
+                if id(fn) not in wrapped:
+                    names_read = _global_names(fn.__code__) - functions
+                    refs = {contract[g] for g in names_read if g in contract}
+                    for g in names_read:
+                        refs.update(depends.get(g, ()))
+                    wrapped[id(fn)] = self.wrap(fn, name, tuple(sorted(refs - {name})))
+                namespace[key] = wrapped[id(fn)]
+                done.append(name)
+            except Exception:  # a function whose attributes cannot be copied stays as it is, untraced
+                continue
+        return done
+
+    def reach_data(self, name: str, counts: dict[str, int]) -> None:
+        """Count a data name the grader asked for (a function counts itself when called), with what it was
+        computed from."""
+        if name in self.data_names:
+            for ref in (name, *self.data.get(name, ())):
+                counts[ref] = counts.get(ref, 0) + 1
+
+    def start(self) -> dict[str, int]:
+        """Start counting a call: the counts of the call this one is nested in (a callback's), to restore."""
+        outer, self.counts = self.counts, {}
+        return outer
+
+    def stop(self, outer: dict[str, int]) -> dict[str, int]:
+        """The counts of the call that ends, the outer call's restored."""
+        counts, self.counts = self.counts, outer
+        return counts
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """The global (and attribute) names ``code`` and the code nested in it refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _data_dependencies(sources: list[str], contract: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Top-level name (as the code spells it) -> the contract names its top-level assignments in ``sources``
+    read, directly or through other top-level names (``heads = flips.sum()``: ``heads`` reaches ``flips``)."""
+    import ast
+
+    direct: dict[str, set[str]] = {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except Exception:  # a cell with IPython syntax, code nested too deep: its assignments are not read
+            continue
+        for node in tree.body:
+            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) or node.value is None:
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            read = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            for target in targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        direct.setdefault(n.id, set()).update(read - {n.id})
+    closed: dict[str, tuple[str, ...]] = {}
+    for key in direct:
+        seen: set[str] = set()
+        stack = list(direct[key])
+        while stack:
+            other = stack.pop()
+            if other not in seen:
+                seen.add(other)
+                stack.extend(direct.get(other, ()))
+        reached = {contract[k] for k in seen if k in contract} - {contract.get(key)}
+        if reached:
+            closed[key] = tuple(sorted(reached))
+    return closed
+
+
 class BlockGraderPackages:
     """A ``sys.meta_path`` finder refusing the grader's own packages."""
 
@@ -118,6 +246,7 @@ class Child:
         self.aliases: dict[str, str] = {}
         self.handles: dict[int, Any] = {}
         self.next_id = 1
+        self.tracer: Tracer | None = None
 
     # -- framing
     def read_exact(self, n: int) -> bytes:
@@ -209,6 +338,7 @@ class Child:
         for hid in msg.get("release", ()):
             self.handles.pop(hid, None)
         op = msg["op"]
+        traced: dict[str, int] = {}
         try:
             if op == "get" or (op == "call" and isinstance(msg["target"], str)):
                 try:
@@ -216,6 +346,8 @@ class Child:
                 except LookupError as exc:
                     self.write({"op": "missing", "name": str(exc.args[0])})
                     return
+                if self.tracer is not None:
+                    self.tracer.reach_data(msg["target"].partition(".")[0], traced)
             else:
                 target = msg["target"]
             if op == "get":
@@ -228,13 +360,28 @@ class Child:
                     self.seeders[0](seed)
                     self.seeders[1](seed)
                     self.seeders[2](seed % 2**32)
-                result = target(*msg["args"], **msg["kwargs"])
+                result = self.call(target, msg["args"], msg["kwargs"], traced)
         except BaseException as exc:  # the submission's error (SystemExit included), reported as data
             tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
             message = self.cells.exc_message(exc)
-            self.write({"op": "err", "type": type(exc).__name__, "message": message, "tb": "".join(tb)[-1500:]})
+            reply = {"op": "err", "type": type(exc).__name__, "message": message, "tb": "".join(tb)[-1500:]}
+            if traced:
+                reply["reached"] = traced
+            self.write(reply)
             return
-        self.write({"op": "ret"}, {"value": result})
+        reply = {"op": "ret", "reached": traced} if traced else {"op": "ret"}
+        self.write(reply, {"value": result})
+
+    def call(self, target: Any, args: Any, kwargs: Any, traced: dict[str, int]) -> Any:
+        """``target(*args, **kwargs)``, the contract functions it reached counted into ``traced``."""
+        if self.tracer is None:
+            return target(*args, **kwargs)
+        outer = self.tracer.start()
+        try:
+            return target(*args, **kwargs)
+        finally:
+            for name, n in self.tracer.stop(outer).items():
+                traced[name] = traced.get(name, 0) + n
 
     def serve(self, until_reply: bool = False) -> dict[str, Any]:
         while True:
@@ -258,6 +405,15 @@ class Child:
         else:
             problems = run_module(msg["source"], msg["filename"], self.namespace, self.cells.exc_message)
         names = contract_names(self.namespace, msg["names"], self.aliases)
+        if msg.get("trace", True):
+            try:
+                clean = self.cells.clean_source_for_scan  # IPython syntax (magics, !commands) left out
+                cells = msg["cells"]
+                sources = [clean(text) for _, text in cells] if cells is not None else [msg["source"]]
+                self.tracer = Tracer()
+                self.tracer.install(self.namespace, names, self.aliases, sources)
+            except Exception:  # whatever the code, grading goes on, untraced
+                self.tracer = None
         self.write({"op": "loaded", "names": names, "problems": [list(p) for p in problems]})
 
 

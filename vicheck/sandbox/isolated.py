@@ -211,6 +211,8 @@ class IsolatedImplementation(ChildLifecycle, Implementation):
         self._budget.charge_wait(deadline)
         self._after_run()
         op = body["op"]
+        if "reached" in body:
+            self._note_reached(_reached(body["reached"], self._names))
         if op == "ret":
             return body.get("value")
         if op == "missing":
@@ -342,6 +344,14 @@ def _time_out(call: str, seconds: float, *, name: str | None = None, earlier: st
     ("Inconsistent results from replaying a test case") instead of with this message.
     """
     raise CallTimeout(call, seconds, name=name, earlier=earlier)
+
+
+def _reached(value: Any, names: frozenset[str]) -> dict[str, int]:
+    """A reply's ``reached`` field (from the child: not trusted) as ``{contract name: count}``: only names the
+    submission defines, counts that are non-negative integers; anything else is left out."""
+    if type(value) is not dict:
+        return {}
+    return {k: v for k, v in value.items() if k in names and type(v) is int and v >= 0}
 
 
 def _root_name(origin: tuple[Any, ...]) -> str | None:

@@ -30,7 +30,7 @@ from vicheck.implementation import (
     SubmissionProblem,
     seed_everything,
 )
-from vicheck.sandbox._child import BLOCKED, BLOCKED_MESSAGE
+from vicheck.sandbox._child import BLOCKED, BLOCKED_MESSAGE, Tracer
 from vicheck.sandbox.limits import Limits
 
 __all__ = [
@@ -49,7 +49,14 @@ __all__ = [
 
 
 class InProcessImplementation(Implementation):
-    """A module called directly in this process (the reference, or code the user trusts)."""
+    """A module called directly in this process (the reference, or code the user trusts).
+
+    ``trace``: wrap its contract functions in its namespace with the child's
+    :class:`~vicheck.sandbox._child.Tracer` (its code ``sources`` read for the data names), so that each call
+    records the contract names it reached, as a jailed submission's do. Done for a file
+    loaded here (a module of its own), never for an imported module such as the reference package: its
+    functions call each other through their submodules' globals, which wrapping the package's namespace
+    would not see, and patching a shared module would change it for everyone else in the process."""
 
     isolation = "none"
 
@@ -59,11 +66,20 @@ class InProcessImplementation(Implementation):
         label: str | None = None,
         aliases: dict[str, str] | None = None,
         problems: list[LoadProblem] | None = None,
+        *,
+        trace: bool = False,
+        sources: list[str] | None = None,
     ) -> None:
         self.module = module
         self.label = label or module.__name__
         self.aliases = dict(aliases or {})
         self._problems = list(problems or [])
+        self._tracer: Tracer | None = None
+        if trace and tracing_on():
+            from reference.contract import NAMES
+
+            self._tracer = Tracer()
+            self._tracer.install(module.__dict__, list(NAMES), self.aliases, list(sources or []))
 
     def _resolve(self, name: str) -> str:
         return self.aliases.get(name, name)
@@ -88,12 +104,16 @@ class InProcessImplementation(Implementation):
         label = target if isinstance(target, str) else getattr(func, "__qualname__", type(func).__name__)
         if seed is not None:
             seed_everything(seed)
+        outer = self._tracer.start() if self._tracer is not None else None
         try:
             return func(*args, **kwargs)
         except SubmissionProblem:
             raise
         except Exception as exc:  # the implementation's own error, reported as data
             raise CallFailed(f"{label}(...)", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "") from exc
+        finally:
+            if self._tracer is not None and outer is not None:
+                self._note_reached(self._tracer.stop(outer))
 
     def load_problems(self) -> list[LoadProblem]:
         return list(self._problems)
@@ -231,7 +251,10 @@ def load_implementation(
         if file.suffix == ".ipynb":
             return load_notebook_in_process(file, aliases=aliases)
         module, problems = load_module_in_process(file)
-        return InProcessImplementation(module, label=str(file), aliases=aliases, problems=problems)
+        source = file.read_text(encoding="utf-8", errors="replace")
+        return InProcessImplementation(
+            module, label=str(file), aliases=aliases, problems=problems, trace=True, sources=[source]
+        )
     from vicheck.sandbox.isolated import IsolatedImplementation
 
     control = choose_resources(resources, limits.resources)
@@ -286,8 +309,12 @@ def load_notebook_in_process(path: Path, aliases: dict[str, str] | None = None) 
         pass
     module = types.ModuleType(f"vicheck_notebook_{abs(hash(str(path)))}")
     module.__file__ = str(path)
-    problems = [LoadProblem(*p) for p in run_cells(notebook_cells(path), module.__dict__)]
-    return InProcessImplementation(module, label=str(path), aliases=aliases, problems=problems)
+    cells = notebook_cells(path)
+    problems = [LoadProblem(*p) for p in run_cells(cells, module.__dict__)]
+    sources = [text for _, text in cells]
+    return InProcessImplementation(
+        module, label=str(path), aliases=aliases, problems=problems, trace=True, sources=sources
+    )
 
 
 # ------------------------------------------------------------------------------------------- for the child
@@ -356,5 +383,12 @@ def load_message(
         "cells": cells,
         "names": list(NAMES),
         "aliases": dict(aliases),
+        "trace": tracing_on(),
     }
     return message, problems, broken
+
+
+def tracing_on() -> bool:
+    """Whether calls are traced (which contract functions each call reached, for the report's diagnosis):
+    on unless ``VICHECK_TRACE=0`` (for measuring what tracing costs, ``benchmarks/trace_cost.py``)."""
+    return os.environ.get("VICHECK_TRACE", "1").strip() != "0"
