@@ -123,6 +123,9 @@ def finalize_partial(report: GradeReport, reason: str, note: str = "", *, kind: 
         if p.status in ("pending", "running"):
             p.stop(kind, f"not run: {reason} {where}")
     report.add_error(kind, f"{reason}{note} {where}; the grading process was stopped")
+    from vicheck.grading.report.diagnosis import diagnose
+
+    report.diagnosis = diagnose(report.properties)  # of the properties that ran (no error carried forward)
     report.complete = True
     return report
 

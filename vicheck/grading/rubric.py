@@ -8,6 +8,7 @@ A rubric is a TOML file (see ``vicheck/examples/rubric.toml``)::
     default_visibility = "visible"             # visible or hidden
     formats = ["json", "log", "md", "junit", "gradescope", "summary.csv", "summary.md", "index.html"]
                                                # the files `vicheck grade` writes (default: these)
+    carried_forward = false                    # true: a property failing only through a root is given its points
 
     [weights]                                  # fnmatch patterns over property names -> points
     "kl1_*" = 3
@@ -62,7 +63,7 @@ DEFAULT_CATEGORIES: frozenset[str] = frozenset(CATEGORIES)
 
 #: table -> the keys it may hold (``None``: any key, checked by the table's own reader)
 _TABLES: dict[str, tuple[str, ...] | None] = {
-    "grading": ("profile", "categories", "default_visibility", "formats"),
+    "grading": ("profile", "categories", "default_visibility", "formats", "carried_forward"),
     "weights": None,
     "visibility": ("hidden", "visible"),
     "aliases": None,
@@ -96,6 +97,9 @@ class Rubric:
     sha256: str = ""
     #: the output formats ``vicheck grade`` writes (``None``: the default ones); ``--formats`` overrides it
     formats: tuple[str, ...] | None = None
+    #: "error carried forward": a property that fails only through a function found to be the root of its
+    #: failure (``vicheck.grading.report.diagnosis``) is given its points
+    carried_forward: bool = False
 
     def weight_for(self, name: str, default: float = 1.0) -> float:
         """The weight of property ``name``: an exact name (with or without its ``[param]`` part) wins;
@@ -207,6 +211,10 @@ def load_rubric(path: str | Path | None) -> Rubric:
         if unknown:
             raise r.fail("grading", "formats", f"unknown format {unknown[0]!r} (known: {', '.join(known)})")
 
+    carried_forward = grading.get("carried_forward", False)
+    if not isinstance(carried_forward, bool):
+        raise r.fail("grading", "carried_forward", f"must be true or false, got {_kind(carried_forward)}")
+
     weights: dict[str, float] = {}
     for pattern, value in r.table(data, "weights").items():
         weights[pattern] = r.number("weights", repr(pattern), value, positive=False)
@@ -246,4 +254,5 @@ def load_rubric(path: str | Path | None) -> Rubric:
         visible=visible,
         sha256=hashlib.sha256(raw).hexdigest(),
         formats=formats,
+        carried_forward=carried_forward,
     )

@@ -79,6 +79,18 @@ class PropertyResult:
     description: str = ""
     reason: str = ""
     missing: list[str] = field(default_factory=list)
+    #: the contract functions its calls reached (the submission's own call graph, traced where its code ran),
+    #: each with how often it ran: of the failing example when it failed (the shrunk one whose ``message`` is
+    #: reported), else of its last example; empty where nothing was traced
+    reached: dict[str, int] = field(default_factory=dict)
+    #: set (``"through integrate"``) when the rubric carries errors forward and the property fails only
+    #: through a root of the diagnosis: its points are given (``score`` counts them)
+    carried_forward: str = ""
+
+    @property
+    def earned(self) -> float:
+        """The points it earns: its weight when it passed or its error is carried forward, else 0."""
+        return self.weight if self.passed or self.carried_forward else 0.0
 
     def stop(self, reason: str, message: str) -> None:
         """Mark the property not run, for ``reason`` (a key of :data:`PROPERTY_REASONS`)."""
@@ -110,10 +122,16 @@ class GradeReport:
     graded_at: str = ""
     #: the kind of each entry of ``errors`` (a key of :data:`ERROR_KINDS`), in the same order
     error_kinds: list[str] = field(default_factory=list)
+    #: the failures traced to the functions where the mistakes are, most to fix first
+    #: (:func:`vicheck.grading.report.diagnosis.diagnose`): each root ``function``, ``category``, its own
+    #: failing ``properties`` and, in ``through``, the ``function``/``properties`` that fail through it
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    #: whether the rubric carries errors forward (``[grading] carried_forward``)
+    carried_forward: bool = False
 
     @property
     def score(self) -> float:
-        return float(sum(p.weight for p in self.properties if p.passed))
+        return float(sum(p.earned for p in self.properties))
 
     @property
     def max_score(self) -> float:
@@ -191,6 +209,10 @@ class GradeReport:
         kinds = report.error_kinds if isinstance(report.error_kinds, list) else []
         report.error_kinds = [k if k in ERROR_KINDS else "other" for k in map(str, kinds)]
         report._align_kinds()
+        if not isinstance(report.diagnosis, list):
+            report.diagnosis = []
+        report.diagnosis = [d for d in report.diagnosis if isinstance(d, dict)]
+        report.carried_forward = report.carried_forward is True
         return report
 
     def write(self, path: str | os.PathLike[str], *, interim: bool = False) -> None:
@@ -235,6 +257,10 @@ def _property_from_json(data: Any) -> PropertyResult:
     if not isinstance(prop.missing, list):
         prop.missing = []
     prop.missing = [str(m) for m in prop.missing]
+    if not isinstance(prop.reached, dict):
+        prop.reached = {}
+    prop.reached = {str(k): int(v) for k, v in prop.reached.items() if isinstance(v, int)}
+    prop.carried_forward = str(prop.carried_forward or "")
     return prop
 
 

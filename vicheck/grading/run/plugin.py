@@ -26,11 +26,13 @@ import pytest
 from properties._checks import PropertyFailure
 from properties._registry import PROFILES, set_active_profile
 from properties._vocabulary import CATEGORIES
+from vicheck.grading.report.diagnosis import carry_forward
 from vicheck.grading.report.formats import StudentContext, student_formats
 from vicheck.grading.report.records import GradeReport, PropertyResult, iso_utc, now_utc
 from vicheck.grading.rubric import Rubric
 from vicheck.grading.run.options import ISOLATION_CHOICES, RESOURCE_CHOICES, VISIBILITY_CHOICES
 from vicheck.grading.run.provenance import seed_text, submission_sha256, versions
+from vicheck.grading.run.tracing import start_trace, traced
 from vicheck.grading.run.verdicts import brief_failures, explain, load_failure, record_errors
 from vicheck.implementation import Implementation
 from vicheck.sandbox.jail import IsolationUnavailable, choose_level, probe
@@ -353,6 +355,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
     if info is None or "impl" not in pyfuncitem.funcargs:
         return None
     implementation = cast(Implementation, pyfuncitem.funcargs["impl"])
+    start_trace(pyfuncitem, implementation)
     result = _result_for(pyfuncitem)
     why = load_failure(implementation)
     if why is not None:
@@ -402,6 +405,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         result.status = "passed" if rep.passed else "failed"
         if rep.failed and call.excinfo is not None:
             result.message, result.counterexample = explain(call.excinfo.value)
+        result.reached = traced(vc.implementation) if rep.when == "call" else {}
         vc.report.running = ""
         _write(vc)
 
@@ -422,6 +426,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for r in vc.report.properties:
             if r.status == "pending":
                 r.stop("not_run", "not run (deselected or interrupted)")
+        carry_forward(vc.report, vc.rubric is not None and vc.rubric.carried_forward)
         vc.report.complete = True
         vc.report.running = ""
         vc.report.graded_at = iso_utc(now_utc())
