@@ -29,10 +29,12 @@ from jinja2 import Template
 from markupsafe import Markup, escape
 
 from vicheck._html import html_environment
+from vicheck.grading.report.diagnosis import fix_first, only_through
 from vicheck.grading.report.records import GradeReport, PropertyResult
 
 __all__ = [
     "FunctionRow",
+    "code_spans",
     "docstring_html",
     "docstring_text",
     "function_rows",
@@ -254,6 +256,9 @@ def _table(rows: list[FunctionRow]) -> list[str]:
 def render_text(report: GradeReport, title: str, functions: tuple[str, ...] = ()) -> str:
     """The result as plain text."""
     lines = [f"vicheck check: {title}: {summary(report)} (profile {report.profile}, isolation {report.isolation})"]
+    diagnosis = fix_first(report.diagnosis, code="")
+    if diagnosis:
+        lines += ["", *diagnosis]
     if not report.properties:
         lines.append("  no visible property exercises " + (", ".join(functions) if functions else "these functions"))
     else:
@@ -268,6 +273,9 @@ def render_text(report: GradeReport, title: str, functions: tuple[str, ...] = ()
         lines += ["", f"{_state(p).upper()}  {p.name}  ({', '.join(p.functions)})"]
         if p.description:
             lines.append(f"  checks:   {docstring_text(p.description)}")
+        roots = only_through(p, report.diagnosis)
+        if roots:
+            lines.append(f"  probably a consequence of {', '.join(roots)}, which it calls")
         for line in p.message.rstrip().splitlines():
             lines.append(f"  {line}")
         if counterexample_shown(p):
@@ -280,6 +288,12 @@ def render_text(report: GradeReport, title: str, functions: tuple[str, ...] = ()
 # ------------------------------------------------------------------------------------------------ HTML
 
 
+def code_spans(text: str) -> Markup:
+    """Text with its `quoted` names in ``<code>``, every piece escaped."""
+    parts = text.split("`")
+    return Markup("").join(Markup("<code>{}</code>").format(t) if i % 2 else escape(t) for i, t in enumerate(parts))
+
+
 def _finalize(value: object) -> object:
     return value if isinstance(value, Markup) else escape(value)
 
@@ -288,6 +302,7 @@ def _finalize(value: object) -> object:
 def _template() -> Template:
     env = html_environment(TEMPLATES, finalize=_finalize)
     env.filters["docstring"] = docstring_html
+    env.filters["code_spans"] = code_spans
     env.tests["shown_counterexample"] = counterexample_shown
     return env.get_template("result.html.j2")
 
@@ -302,6 +317,8 @@ def render_html(report: GradeReport, title: str, functions: tuple[str, ...] = ()
         rows=function_rows(report),
         hidden=hidden_line(report, functions),
         failures=[(p, _state(p)) for p in failures(report)],
+        diagnosis=fix_first(report.diagnosis, code="`"),
+        through={p.name: only_through(p, report.diagnosis) for p in failures(report)},
         everything=[(p, _state(p)) for p in report.properties],
         functions=functions,
     )

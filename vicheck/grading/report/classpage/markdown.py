@@ -70,7 +70,7 @@ def _properties(st: ClassStatistics) -> list[str]:
         funcs = ", ".join(_md_code(f) for f in p.functions) or "–"
         out.append(
             f"| {_md_code(p.name)} | {_md(p.category)} | {_md(p.concept)} | {funcs} | {_md(weights(p.weights))} | "
-            f"{p.passed} / {p.graded} ({100 * p.pass_rate:.0f}%) | {p.failed} | {p.not_run} |"
+            f"{p.passed} / {p.graded} ({100 * p.pass_rate:.0f}%) | {p.failed}{_through(p.consequences)} | {p.not_run} |"
         )
     failing = [p for p in st.properties if p.groups]
     if failing:
@@ -96,19 +96,25 @@ def _properties(st: ClassStatistics) -> list[str]:
     return out
 
 
+def _through(n: int) -> str:
+    return f" ({n} through a helper)" if n else ""
+
+
 def _functions(st: ClassStatistics) -> list[str]:
+    extra = " fails on its own | fails through a helper |" if st.diagnosed else ""
     out = [
         "## Functions of the contract",
         "",
-        "| function | properties | students | define it | pass all its properties |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| function | properties | students | define it | pass all its properties |" + extra,
+        "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if st.diagnosed else ""),
     ]
     for f in st.functions:
         name = _md_code(f.name) + ("" if f.in_contract else " (not in the contract)")
         if f.students == 0:
-            out.append(f"| {name} | 0 | – | – | – |")
+            out.append(f"| {name} | 0 | – | – | – |" + (" – | – |" if st.diagnosed else ""))
         else:
-            out.append(f"| {name} | {len(f.properties)} | {f.students} | {f.defined} | {f.pass_all} |")
+            split = f" {f.own} | {f.through} |" if st.diagnosed else ""
+            out.append(f"| {name} | {len(f.properties)} | {f.students} | {f.defined} | {f.pass_all} |" + split)
     return out
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from vicheck.grading.report.classpage._plain import first_sentence, plain_rst
+from vicheck.grading.report.diagnosis import only_through
 from vicheck.grading.report.folder import ClassReports, StudentReport
 from vicheck.grading.report.records import ERROR_KINDS, GradeReport, PropertyResult
 
@@ -114,6 +115,9 @@ class PropertyStats:
     failed: int
     not_run: int
     groups: tuple[FailureGroup, ...]
+    #: of the ``failed``: how many failed only through a helper found to hold the mistake (the report's
+    #: ``diagnosis``), probably consequences of that helper's mistake
+    consequences: int = 0
 
     @property
     def pass_rate(self) -> float:
@@ -131,6 +135,10 @@ class FunctionStats:
     defined: int
     pass_all: int
     in_contract: bool = True
+    #: students whose diagnosis finds the function fails on its own (a root: the mistake is probably there)
+    own: int = 0
+    #: students where it fails only through a helper (its failing properties went through another root)
+    through: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,9 @@ class ClassStatistics:
     provenance: Provenance
     skipped: tuple[str, ...]
     roster: RosterStats | None = None
+    #: whether any report has a diagnosis (traced calls): the page then tells a function's own failures from
+    #: those through a helper (reports written before the diagnosis existed leave the page as it was)
+    diagnosed: bool = False
 
 
 def message_shape(message: str) -> str:
@@ -258,6 +269,7 @@ def _failure_groups(failures: list[tuple[str, PropertyResult]]) -> tuple[Failure
 
 def _property_stats(students: Sequence[StudentReport]) -> tuple[PropertyStats, ...]:
     by_name: dict[str, list[tuple[str, PropertyResult]]] = defaultdict(list)
+    diagnoses = {s.name: s.report.diagnosis for s in students}
     for s in students:
         for p in s.report.properties:
             by_name[p.name].append((s.name, p))
@@ -279,6 +291,7 @@ def _property_stats(students: Sequence[StudentReport]) -> tuple[PropertyStats, .
                 failed=statuses["failed"],
                 not_run=statuses["not run"],
                 groups=_failure_groups([(s, p) for s, p in entries if not p.passed]),
+                consequences=sum(1 for s, p in entries if only_through(p, diagnoses[s])),
             )
         )
     stats.sort(key=lambda p: (p.pass_rate, -p.graded, p.name))
@@ -306,7 +319,7 @@ def _function_stats(students: Sequence[StudentReport]) -> tuple[FunctionStats, .
     stats = []
     for fn in names:
         props: dict[str, None] = {}
-        considered = defined = pass_all = 0
+        considered = defined = pass_all = own = through = 0
         for s in students:
             mine = [p for p in s.report.properties if fn in p.functions]
             if not mine:
@@ -315,7 +328,10 @@ def _function_stats(students: Sequence[StudentReport]) -> tuple[FunctionStats, .
             considered += 1
             defined += not any(_lacks(p, fn) for p in mine)
             pass_all += all(p.passed for p in mine)
-        stats.append(FunctionStats(fn, tuple(props), considered, defined, pass_all, fn in contract))
+            roots = {d.get("function") for d in s.report.diagnosis}
+            own += fn in roots
+            through += fn not in roots and any(only_through(p, s.report.diagnosis) for p in mine)
+        stats.append(FunctionStats(fn, tuple(props), considered, defined, pass_all, fn in contract, own, through))
     return tuple(stats)
 
 
@@ -402,4 +418,5 @@ def class_statistics(
         provenance=_provenance(students, _format_date(now or _default_now())),
         skipped=tuple(reports.skipped),
         roster=roster,
+        diagnosed=any(s.report.diagnosis for s in students),
     )

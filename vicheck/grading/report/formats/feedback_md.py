@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from vicheck.grading.report.diagnosis import fix_first, only_through
 from vicheck.grading.report.formats import StudentContext, student_format
 from vicheck.grading.report.formats._text import fence, hidden_notice, num, status, summary_line
 from vicheck.grading.report.outputs import write_text_atomic
@@ -41,11 +42,16 @@ def write_feedback(report: GradeReport, path: Path, ctx: StudentContext) -> None
         out += ["## Problems while loading or running your code", ""]
         out += [f"- {' '.join(e.split())}" for e in report.errors]
         out.append("")
+    diagnosis = fix_first(report.diagnosis)
+    if diagnosis:
+        out += [f"**{diagnosis[0]}.**", ""] + [f"{line}." for line in diagnosis[1:]] + ([""] if diagnosis[1:] else [])
     out += ["## Properties", "", "| property | result | points | functions |", "| --- | --- | --- | --- |"]
     for p in report.properties:
         result = {"passed": "passed", "failed": "**failed**", "not run": "not run", "pending": "not run"}[status(p)]
+        if p.carried_forward:
+            result += f" (error carried forward {p.carried_forward})"
         name = f"`{p.name}`" + (" (hidden)" if p.visibility == "hidden" else "")
-        points = f"{num(p.weight if p.passed else 0.0)} / {num(p.weight)}"
+        points = f"{num(p.earned)} / {num(p.weight)}"
         funcs = ", ".join(f"`{f}`" for f in p.functions)
         out.append(f"| {_cell(name)} | {result} | {points} | {_cell(funcs)} |")
     out.append("")
@@ -58,6 +64,9 @@ def write_feedback(report: GradeReport, path: Path, ctx: StudentContext) -> None
                 out += [f"*What it checks:* {_rst_to_markdown(' '.join(p.description.split()))}", ""]
             if p.functions:
                 out += [f"*Functions:* {', '.join(f'`{f}`' for f in p.functions)}", ""]
+            roots = only_through(p, report.diagnosis)
+            if roots:
+                out += [f"*Probably a consequence of:* {', '.join(f'`{r}`' for r in roots)}, which it calls", ""]
             if p.message:
                 first, _, rest = p.message.strip().partition("\n")
                 out += [f"*What happened:* {' '.join(first.split())}", ""]
