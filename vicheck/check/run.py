@@ -29,13 +29,12 @@ from vicheck.grading.report.records import GradeReport, read_report
 from vicheck.grading.rubric import Rubric
 from vicheck.grading.run.fresh import (
     DEFAULT_PYTEST,
-    Run,
     RunFolder,
     environment,
-    kill_tree,
     launch,
     pytest_command,
     suite_folder,
+    wait_or_kill,
 )
 from vicheck.grading.run.options import RunOptions, run_argv
 from vicheck.grading.run.warm import ForkServer
@@ -175,23 +174,6 @@ def check_argv(
     return cmd
 
 
-def _wait(run: Run, limit: float) -> tuple[int, bool]:
-    """The run's exit status, and whether it passed ``limit`` seconds (then it is killed). An interrupt (^C,
-    or the kernel's interrupt button) kills it too, and goes on."""
-    deadline = time.monotonic() + limit
-    try:
-        while True:
-            status = run.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
-            if status is not None:
-                return status, False
-            if time.monotonic() >= deadline:
-                kill_tree(run)
-                return -9, True
-    except BaseException:
-        kill_tree(run)
-        raise
-
-
 def _log_errors(log: Path) -> str:
     """What pytest said went wrong (its ``ERROR:`` lines, else the log's last lines)."""
     try:
@@ -224,7 +206,7 @@ def run_check(
         log.write_bytes(("$ " + shlex.join(cmd) + "\n").encode())
         warm = server if server is not None and pytest_command() == DEFAULT_PYTEST else None
         run = launch(cmd, folder.work, environment(folder), log, warm)
-        rc, timed_out = _wait(run, s.time_limit)
+        rc, timed_out = wait_or_kill(run, time.monotonic() + s.time_limit)
         try:
             report: GradeReport | None = read_report(report_path)
         except (OSError, ValueError, TypeError):

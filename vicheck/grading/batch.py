@@ -51,6 +51,7 @@ from vicheck.grading.run.fresh import (
     launch,
     pytest_command,
     suite_folder,
+    wait_or_kill,
 )
 from vicheck.grading.run.options import RunOptions, run_argv
 from vicheck.grading.run.warm import ForkServer, ForkServerUnavailable
@@ -188,21 +189,6 @@ def _run_options(sub: Submission, s: Settings, folder: RunFolder) -> RunOptions:
     )
 
 
-def _wait(run: Run, start: float, s: Settings) -> tuple[int, bool]:
-    """Wait for the run to end: its status, and whether it passed the hard time limit (then it is killed)."""
-    deadline = start + s.time_limit
-    while True:
-        status = run.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
-        if status is not None:
-            return status, False
-        if s.cancel.is_set():
-            kill_tree(run)
-            raise KeyboardInterrupt from None
-        if time.monotonic() >= deadline:
-            kill_tree(run)
-            return -9, True
-
-
 def grade_one(sub: Submission, s: Settings, running: dict[str, Run]) -> Outcome:
     """Grade one submission (or reuse its finished report)."""
     start = time.monotonic()
@@ -232,7 +218,7 @@ def grade_one(sub: Submission, s: Settings, running: dict[str, Run]) -> Outcome:
         run = launch(cmd, folder.work, environment(folder), paths["log"], s.warm)
         running[sub.name] = run
         try:
-            rc, timed_out = _wait(run, start, s)
+            rc, timed_out = wait_or_kill(run, start + s.time_limit, s.cancel)
         finally:
             running.pop(sub.name, None)
         if timed_out or rc not in (0, 1):  # a killed run could not remove its control groups: they go now

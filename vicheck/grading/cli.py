@@ -24,7 +24,7 @@ from vicheck.grading.report.folder import load_reports
 from vicheck.grading.report.formats import ClassFormat, StudentFormat, choose_formats, class_formats, student_formats
 from vicheck.grading.report.render import write_class_files
 from vicheck.grading.rubric import PROFILES
-from vicheck.sandbox.limits import RESOURCE_LEVELS
+from vicheck.sandbox.limits import ISOLATION_LEVELS, RESOURCE_LEVELS
 
 if TYPE_CHECKING:
     from vicheck.grading.report.roster import Roster
@@ -180,7 +180,7 @@ def _grade_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=["auto", "namespaces", "uid", "process"],
+        choices=["auto", *ISOLATION_LEVELS[:-1]],  # a class is never graded in the grader's own process
         default="auto",
         help="how each submission's code is isolated: auto (the strongest level available here), namespaces "
         "(a bubblewrap jail), uid (a uid of its own; needs root) or process; a level that cannot be had, or "

@@ -31,7 +31,7 @@ from vicheck.implementation import (
     seed_everything,
 )
 from vicheck.sandbox._child import BLOCKED, BLOCKED_MESSAGE, Tracer
-from vicheck.sandbox.limits import Limits
+from vicheck.sandbox.limits import ISOLATION_LEVELS, Limits
 
 __all__ = [
     "InProcessImplementation",
@@ -234,7 +234,7 @@ def load_implementation(
 
     limits = limits or Limits()
     aliases = dict(aliases or {})
-    if isolation not in ("auto", "namespaces", "uid", "process", "none"):
+    if isolation not in ("auto", *ISOLATION_LEVELS):
         raise ValueError(f"isolation must be auto, namespaces, uid, process or none, got {isolation!r}")
     kind, file = classify_spec(spec)
     if kind == "module":

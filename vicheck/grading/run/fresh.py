@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ __all__ = [
     "launch",
     "pytest_command",
     "suite_folder",
+    "wait_or_kill",
 ]
 
 DEFAULT_PYTEST = [sys.executable, "-m", "pytest"]
@@ -93,6 +96,25 @@ def kill_tree(run: Run) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     run.wait(timeout=30)
+
+
+def wait_or_kill(run: Run, deadline: float, cancel: threading.Event | None = None) -> tuple[int, bool]:
+    """Wait for the run until ``deadline`` (``time.monotonic()``): its exit status, and whether it passed the
+    deadline (then it is killed, with every process it started). ``cancel`` set, an interrupt or any other
+    error while waiting kills it too, and is raised (``KeyboardInterrupt`` for ``cancel``)."""
+    try:
+        while True:
+            status = run.wait(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
+            if status is not None:
+                return status, False
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
+            if time.monotonic() >= deadline:
+                kill_tree(run)
+                return -9, True
+    except BaseException:
+        kill_tree(run)
+        raise
 
 
 def suite_folder() -> Path | None:
