@@ -39,7 +39,7 @@ from typing import TextIO
 from vicheck.grading.progress import Progress
 from vicheck.grading.report.formats import ClassFormat, StudentContext, StudentFormat, student_formats
 from vicheck.grading.report.outputs import STATE_DIR, resume_key, state_path, write_json_atomic
-from vicheck.grading.report.records import GradeReport, iso_utc, now_utc
+from vicheck.grading.report.records import GradeReport, iso_utc, now_utc, read_report
 from vicheck.grading.report.render import student_paths, write_student_files
 from vicheck.grading.rubric import Rubric
 from vicheck.grading.run.fresh import (
@@ -133,8 +133,6 @@ def finalize_partial(report: GradeReport, reason: str, note: str = "", *, kind: 
 
 def _finished_report(sub: Submission, sha: str, s: Settings) -> GradeReport | None:
     """The report from an earlier run that can be reused, or ``None``."""
-    from vicheck.grading.report.records import read_report
-
     try:
         report = read_report(s.out / f"{sub.name}.json")
         key = json.loads(state_path(s.out, sub.name).read_text(encoding="utf-8"))
@@ -232,8 +230,6 @@ def grade_one(sub: Submission, s: Settings, running: dict[str, Run]) -> Outcome:
 
 def _verdict(sub: Submission, sha: str, s: Settings, rc: int, timed_out: bool, seconds: float) -> Outcome:
     """What a finished (or killed) run gave, from the report it left."""
-    from vicheck.grading.report.records import read_report
-
     paths = s.paths(sub.name)
     report: GradeReport | None
     try:
