@@ -24,6 +24,7 @@ __all__ = [
     "IsolationUnavailable",
     "choose_level",
     "find_bwrap",
+    "grader_path_entries",
     "interpreter_dirs",
     "level_rank",
     "probe",
@@ -55,13 +56,28 @@ def level_rank(level: str) -> int:
     return len(ISOLATION_LEVELS) - 1 - ISOLATION_LEVELS.index(level)
 
 
+def grader_path_entries(root: Path | None = None) -> list[str]:
+    """The ``sys.path`` entries a submission's interpreter loses: the folder holding the grader's packages
+    (``root``, default this checkout's), a project folder or an editable install's. Not a site-packages folder,
+    where a normal ``pip install vicheck`` puts them: the packages a submission may import (scipy) live there
+    too, and there the grader's own are refused by name (``_child.BlockGraderPackages``) and hidden by a jail."""
+    folder = (root if root is not None else Path(__file__).resolve().parents[2]).resolve()
+    site_folders = {Path(p).resolve() for p in sys.path if p and os.path.basename(p) in _SITE_FOLDERS}
+    if folder.name in _SITE_FOLDERS or folder in site_folders:
+        return []
+    return [str(folder)]
+
+
+_SITE_FOLDERS = ("site-packages", "dist-packages")
+
+
 def interpreter_dirs() -> list[Path]:
     """Folders the child's interpreter needs: its installation, the venv, and site-packages folders."""
     found: list[Path] = []
     for raw in (sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))):
         found.append(Path(raw).resolve())
     for entry in sys.path:
-        if entry and os.path.isdir(entry) and os.path.basename(entry) in ("site-packages", "dist-packages"):
+        if entry and os.path.isdir(entry) and os.path.basename(entry) in _SITE_FOLDERS:
             found.append(Path(entry).resolve())
     kept: list[Path] = []
     for path in sorted(set(found), key=lambda p: len(p.parts)):

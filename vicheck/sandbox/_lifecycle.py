@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from vicheck.implementation import Event, LoadProblem, SubmissionCrashed, TimeLimitExhausted
 from vicheck.sandbox import zygote
+from vicheck.sandbox._levels import grader_path_entries
 from vicheck.sandbox.budget import Deadline, TimeBudget
 from vicheck.sandbox.handles import HandleTable
 from vicheck.sandbox.jail import Jail, Jailed, Layout
@@ -70,7 +71,7 @@ class ChildLifecycle:
             "rlimits": child_rlimits(self.limits, self._budget.left, processes=self._jail.own_uid),
             "codec": inside.files["_codec.py"],
             "cells": inside.files["_cells.py"],
-            "strip_paths": [str(_HERE.parent.parent.resolve())],
+            "strip_paths": grader_path_entries(),
             # a zygote's fork makes its /submission a tmpfs of this size (a fresh child's jail does too)
             "disk_bytes": self.limits.disk_mb * 2**20,
         }

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vicheck.sandbox._levels import grader_path_entries
 from vicheck.sandbox.jail import Jail, Jailed
 
 __all__ = ["Address", "ForkedChild", "Zygote", "ZygoteUnavailable", "install", "installed", "spawn", "uninstall"]
@@ -119,7 +120,7 @@ class Zygote:
                 "child": "/grader/_child.py",
                 "codec": "/grader/_codec.py",
                 "cells": "/grader/_cells.py",
-                "strip_paths": [str(_HERE.parent.parent)],
+                "strip_paths": grader_path_entries(),
                 "preload": list(PRELOAD),
             }
             fds = (listener.fileno(), ready_w)
