@@ -10,6 +10,7 @@ from pathlib import Path
 from vicheck.grading.report.context import ClassContext
 from vicheck.grading.report.folder import load_reports
 from vicheck.grading.report.formats import StudentContext
+from vicheck.grading.report.formats import _gradescope_spec as gradescope_spec
 from vicheck.grading.report.formats.feedback_md import write_feedback
 from vicheck.grading.report.formats.gradescope import write_gradescope
 from vicheck.grading.report.formats.junit import write_junit
@@ -50,6 +51,7 @@ def make_report(**overrides: object) -> GradeReport:
             status="not run",
             message="not run: the submission's time limit was reached while kl2_slow was running",
             visibility="hidden",
+            reason="time_limit",
         ),
         PropertyResult("sigmoid_pipe|name", ["sigmoid"], "robustness", 1.0, True, status="passed"),
     ]
@@ -73,9 +75,10 @@ def test_gradescope_schema(tmp_path: Path) -> None:
     path = tmp_path / "results" / "results.json"
     write_gradescope(make_report(), path, StudentContext(seconds=12.5))
     data = json.loads(path.read_text())
-    assert set(data) == {"score", "execution_time", "output", "stdout_visibility", "tests", "extra_data"}
+    assert gradescope_spec.problems(data) == []
+    assert set(data) == set(gradescope_spec.TOP_FIELDS) - {"test_output_format", "test_name_format", "leaderboard"}
     assert data["extra_data"]["isolation"] == "namespaces" and data["extra_data"]["submission_sha256"] == "ab" * 32
-    assert data["score"] == 4.0 and data["execution_time"] == 12.5 and data["stdout_visibility"] == "hidden"
+    assert data["score"] == 4.0 and data["execution_time"] == 12 and data["stdout_visibility"] == "hidden"
     assert "4 / 7" in data["output"] and "ModuleNotFoundError" in data["output"]
     assert "hidden" not in data["output"]  # nothing was left out
     tests = data["tests"]
@@ -86,13 +89,17 @@ def test_gradescope_schema(tmp_path: Path) -> None:
         "sigmoid_pipe|name",
     ]
     for t in tests:
-        assert set(t) == {"name", "score", "max_score", "status", "output", "visibility"}
+        assert set(t) == set(gradescope_spec.TEST_FIELDS) - {"name_format"}
+        assert t["output_format"] == "text"
         assert t["status"] in ("passed", "failed") and t["visibility"] in ("visible", "hidden")
+    assert [t["number"] for t in tests] == ["1", "2", "3", "4"]
+    assert tests[1]["tags"] == ["correctness", "lp_transformed"] and tests[3]["tags"] == ["robustness", "sigmoid"]
     assert tests[0] == {**tests[0], "score": 3.0, "max_score": 3.0, "status": "passed", "visibility": "visible"}
     assert tests[1]["score"] == 0.0 and tests[1]["status"] == "failed"
     assert "0.73" in tests[1]["output"] and "Gamma(2., 1.)" in tests[1]["output"]
     assert tests[2]["status"] == "failed" and tests[2]["visibility"] == "hidden"
     assert "time limit" in tests[2]["output"]
+    assert tests[2]["extra_data"] == {"reason": "time_limit"} and tests[0]["extra_data"] == {}
 
 
 def test_gradescope_hidden_left_out_notice(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 
 from vicheck.grading.report.formats import StudentContext, student_format
+from vicheck.grading.report.formats import _gradescope_spec as gradescope_spec
 from vicheck.grading.report.formats._text import hidden_notice, property_output, summary_line
 from vicheck.grading.report.outputs import write_text_atomic
-from vicheck.grading.report.records import GradeReport
+from vicheck.grading.report.records import GradeReport, PropertyResult
 
 __all__ = ["write_gradescope"]
 
@@ -31,18 +32,26 @@ def write_gradescope(report: GradeReport, path: Path, ctx: StudentContext) -> No
     tests = [
         {
             "name": p.name,
-            "score": float(p.weight if p.passed else 0.0),
+            "number": str(i),
+            "score": float(p.earned),
             "max_score": float(p.weight),
             "status": "passed" if p.passed else "failed",
             "output": property_output(p),
+            "output_format": "text",
+            "tags": [p.category, *p.functions],
             "visibility": "hidden" if p.visibility == "hidden" else "visible",
+            "extra_data": _test_extra(p),
         }
-        for p in report.properties
+        for i, p in enumerate(report.properties, 1)
     ]
     data = {
         "score": float(report.score),
-        "execution_time": float(ctx.seconds),
+        # whole seconds, as Gradescope's own example writes it
+        "execution_time": round(ctx.seconds),
         "output": "\n".join(lines),
+        "output_format": "text",
+        # Gradescope's default, said outright: the assignment's "hide results" switch still wins over it
+        "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
         # Gradescope keeps extra_data with the result: how the submission was run, for a disputed grade
@@ -54,4 +63,20 @@ def write_gradescope(report: GradeReport, path: Path, ctx: StudentContext) -> No
             "submission_sha256": report.submission_sha256,
         },
     }
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    problems = gradescope_spec.problems(data)
+    if problems:  # a bug of this writer: say it where the instructor looks, never upload a file Gradescope misreads
+        raise ValueError("results.json departs from Gradescope's format: " + "; ".join(problems))
+    # allow_nan=False: NaN is not JSON, and Gradescope would refuse the whole file
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _test_extra(p: PropertyResult) -> dict[str, object]:
+    """Why a property has no verdict of its own, and an error carried forward: kept for a disputed grade."""
+    extra: dict[str, object] = {}
+    if p.reason:
+        extra["reason"] = p.reason
+    if p.missing:
+        extra["missing"] = list(p.missing)
+    if p.carried_forward:
+        extra["carried_forward"] = p.carried_forward
+    return extra
