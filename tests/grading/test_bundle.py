@@ -157,3 +157,41 @@ def test_run_autograder_in_a_fake_gradescope(tmp_path: Path, case: str) -> None:
     else:
         assert results["score"] == 0.0 and results["tests"] == []
     assert (sub / "student.py").exists() and not (sub / "grades").exists()
+
+
+def test_torch_index_option(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    index = "http://127.0.0.1:8765/simple?token=a&b=1"
+    assert main(["gradescope-bundle", str(out), "--torch-index", index]) == 0
+    setup = (out / "setup.sh").read_text()
+    assert f"--index-url '{index}' torch" in setup  # quoted: the shell sees one word, & and ? included
+    assert "download.pytorch.org" not in setup
+    # the shell reads back the very URL
+    line = next(ln for ln in setup.splitlines() if "--index-url" in ln)
+    echoed = subprocess.run(
+        ["bash", "-c", f'set -- {line.split("--index-url ", 1)[1]}; echo "$1"'],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    assert echoed.stdout.strip() == index
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "download.pytorch.org/whl/cpu",
+        "ftp://mirror/simple",
+        "https://x/simple'; rm -rf /",
+        "https://x/$HOME",
+        "http://",
+    ],
+    ids=["no-scheme", "ftp", "quote", "dollar", "no-host"],
+)
+def test_a_torch_index_pip_or_the_shell_cannot_take_is_refused(
+    tmp_path: Path, index: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gradescope-bundle", str(tmp_path / "b"), "--torch-index", index]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--torch-index" in err
+    assert not (tmp_path / "b").exists()

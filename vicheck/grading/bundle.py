@@ -16,8 +16,10 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import shlex
 import shutil
 import stat
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -57,7 +59,8 @@ apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubb
 
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --upgrade pip
-# torch's CPU-only wheel: much smaller than the default CUDA build, and Gradescope has no GPU.
+# torch's CPU-only wheel: much smaller than the default CUDA build, and Gradescope has no GPU
+# (the index is vicheck gradescope-bundle's --torch-index).
 /autograder/venv/bin/python -m pip install --index-url {torch_index} torch
 # vicheck (reference, property suite, grader) with its grading dependencies (hypothesis, pytest, ...).
 /autograder/venv/bin/python -m pip install ./src
@@ -175,9 +178,26 @@ def _write_script(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def build_bundle(out: Path, rubric: Path | None = None, *, make_zip: bool = False) -> list[Path]:
-    """Write the bundle into ``out``; returns the top-level paths written. ``ValueError`` says why not."""
+def _check_index(url: str) -> str:
+    """``url`` when pip can use it as an index and the shell script can hold it; ``ValueError`` says why not."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https", "file") or not (parsed.netloc or parsed.scheme == "file"):
+        raise ValueError(f"--torch-index {url!r}: an index is an http://, https:// or file:// URL")
+    if any(c.isspace() or c in "'\"\\$`" for c in url):
+        raise ValueError(f"--torch-index {url!r}: the URL holds a space, quote, backslash, $ or backquote")
+    return url
+
+
+def build_bundle(
+    out: Path, rubric: Path | None = None, *, make_zip: bool = False, torch_index: str | None = None
+) -> list[Path]:
+    """Write the bundle into ``out``; returns the top-level paths written. ``ValueError`` says why not.
+
+    ``torch_index`` is the package index ``setup.sh`` installs torch from (default :data:`TORCH_CPU_INDEX`): a
+    PEP 503 index holding torch and the packages it needs, as PyTorch's indexes do."""
     from vicheck import __version__
+
+    index = _check_index(torch_index if torch_index is not None else TORCH_CPU_INDEX)
 
     rubric_path = rubric if rubric is not None else EXAMPLE_RUBRIC
     load_rubric(rubric_path)  # refuse an invalid rubric now, not on Gradescope
@@ -190,7 +210,7 @@ def build_bundle(out: Path, rubric: Path | None = None, *, make_zip: bool = Fals
             raise ValueError(f"{src}: the package `{name}` has no __init__.py")
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "setup.sh", out / "run_autograder", out / "rubric.toml", out / "src"]
-    _write_script(out / "setup.sh", SETUP_SH.format(version=__version__, torch_index=TORCH_CPU_INDEX))
+    _write_script(out / "setup.sh", SETUP_SH.format(version=__version__, torch_index=shlex.quote(index)))
     _write_script(out / "run_autograder", RUN_AUTOGRADER.format(version=__version__))
     shutil.copyfile(rubric_path, out / "rubric.toml")
     src_root = out / "src"

@@ -383,13 +383,19 @@ def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, metavar="DIR", help="folder to write the bundle into")
     parser.add_argument("--rubric", type=Path, metavar="R", help="TOML rubric (default: vicheck's example rubric)")
     parser.add_argument("--zip", action="store_true", help="also write DIR/autograder.zip to upload to Gradescope")
+    parser.add_argument(
+        "--torch-index",
+        metavar="URL",
+        help="the package index setup.sh installs torch from: a PEP 503 index holding torch and its dependencies, "
+        "as PyTorch's own indexes do (default: PyTorch's CPU index, https://download.pytorch.org/whl/cpu)",
+    )
 
 
 def _bundle(args: argparse.Namespace) -> int:
     from vicheck.grading.bundle import build_bundle
 
     try:
-        written = build_bundle(Path(args.dir), args.rubric, make_zip=args.zip)
+        written = build_bundle(Path(args.dir), args.rubric, make_zip=args.zip, torch_index=args.torch_index)
     except (ValueError, OSError) as exc:
         print(f"vicheck gradescope-bundle: {exc}", file=sys.stderr)
         return EXIT_USAGE
