@@ -12,43 +12,22 @@ about them; the lecture's own code fails robustness properties).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.kill_matrix import CORPUS, ROOT, Submission, corpus
+from tests.corpus_grades import LECTURE, TWO_MISTAKES, grade
+from tests.kill_matrix import CORPUS, Submission, corpus
 
 SUBMISSIONS = corpus()
 WRONG = [s for s in SUBMISSIONS if s.kind == "wrong"]
 CORRECT = [s for s in SUBMISSIONS if s.kind == "correct"]
-TWO_MISTAKES = CORPUS / "multi" / "integrate_and_derivative.py"
-LECTURE = CORPUS / "lecture_4_functions.py"
 #: wrong submissions whose mistaken function is not diagnosis[0]'s root, with the reason (none today)
 EXCEPTIONS: dict[str, str] = {}
 
 
-def grade(paths: list[Path], out: Path, rubric: str) -> dict[str, dict]:
-    (out / "rubric.toml").parent.mkdir(parents=True, exist_ok=True)
-    (out / "rubric.toml").write_text(rubric, encoding="utf-8")
-    cmd = [sys.executable, "-m", "vicheck", "grade", *map(str, paths), "--out", str(out / "grades")]
-    cmd += ["--rubric", str(out / "rubric.toml"), "--jobs", "2", "--profile", "grade", "--formats", "md", "-q"]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=1500)
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"vicheck grade failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return {p.stem: json.loads(p.read_text()) for p in (out / "grades").glob("*.json")}
-
-
 @pytest.fixture(scope="module")
-def carried(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def carried(corpus_grades: dict[str, dict]) -> dict[str, dict]:
     """Every submission of the corpus graded once, correctness properties, errors carried forward."""
-    paths = [s.path for s in SUBMISSIONS] + [TWO_MISTAKES, LECTURE]
-    rubric = '[grading]\ncategories = ["correctness"]\ncarried_forward = true\n'
-    return grade(paths, tmp_path_factory.mktemp("corpus"), rubric)
+    return corpus_grades
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from reference.contract import NAMES
-from tests.kill_matrix import ROOT, Submission, corpus, run_many
+from tests.kill_matrix import ROOT, Submission, corpus
 
 SUBMISSIONS = corpus()
 WRONG = [s for s in SUBMISSIONS if s.kind == "wrong"]
@@ -26,14 +26,15 @@ def test_corpus_is_large_enough_and_well_formed() -> None:
 
 
 @pytest.fixture(scope="module")
-def wrong_results() -> dict[str, dict]:
-    """One property run per wrong submission, restricted to the properties exercising its mutated function."""
-    return run_many([(s, {"functions": s.mutates, "marker": "correctness"}) for s in WRONG])
+def wrong_results(corpus_grades: dict[str, dict]) -> dict[str, dict]:
+    """Each wrong submission's correctness properties: the corpus as graded once for the session
+    (``tests/corpus_grades.py``: ``vicheck grade``, jailed, grade profile)."""
+    return {s.name: corpus_grades[s.name] for s in WRONG}
 
 
 @pytest.fixture(scope="module")
-def correct_results() -> dict[str, dict]:
-    return run_many([(s, {"marker": "correctness"}) for s in CORRECT])
+def correct_results(corpus_grades: dict[str, dict]) -> dict[str, dict]:
+    return {s.name: corpus_grades[s.name] for s in CORRECT}
 
 
 @pytest.mark.parametrize("sub", WRONG, ids=[s.name for s in WRONG])
