@@ -364,26 +364,46 @@ def run_submission(image: Path, work: Path, case: Case, content: bytes) -> Outco
 # --------------------------------------------------------------------------------------- the comparison
 
 
-def grade_here(work: Path, rubric: Path, files: dict[str, tuple[str, bytes]], log: Path) -> dict[str, dict[str, Any]]:
-    """``vicheck grade`` on this machine, on the same files and rubric: each case's Gradescope file."""
-    subs = work / "here" / "submissions"
-    subs.mkdir(parents=True)
-    names = {}
-    for case_id, (filename, content) in files.items():
-        (subs / case_id).mkdir()
-        (subs / case_id / filename).write_bytes(content)
-        names[case_id] = Path(filename).stem
-    out = work / "here" / "grades"
-    command = [sys.executable, "-m", "vicheck", "grade", str(subs), "--out", str(out), "--rubric", str(rubric)]
-    status, _ = _run([*command, "--formats", "gradescope", "-q"], log=log, timeout=900)
-    if status != 0:
-        raise Unavailable(f"vicheck grade on this machine failed (exit {status}):\n{_tail(log)}")
-    graded: dict[str, dict[str, Any]] = {}
-    for case_id in files:
-        path = out / f"{case_id}.gradescope.json"
-        if path.is_file():
-            graded[case_id] = spec.parse(path.read_bytes())
-    return graded
+class GradeHere:
+    """``vicheck grade`` on this machine, on the same files and rubric, started at once and read at the end: it
+    runs on one core while the image is built (mostly waiting on the mirror and PyPI) instead of after it."""
+
+    def __init__(self, work: Path, rubric: Path, files: dict[str, tuple[str, bytes]], log: Path) -> None:
+        subs = work / "here" / "submissions"
+        subs.mkdir(parents=True)
+        for case_id, (filename, content) in files.items():
+            (subs / case_id).mkdir()
+            (subs / case_id / filename).write_bytes(content)
+        self.cases, self.out, self.log = list(files), work / "here" / "grades", log
+        command = [sys.executable, "-m", "vicheck", "grade", str(subs), "--out", str(self.out), "--rubric", str(rubric)]
+        command += ["--formats", "gradescope", "--jobs", "1", "-q"]
+        with log.open("ab") as out:
+            out.write(f"$ {' '.join(command)}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        """Kill it (and what it started) if it still runs."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+        self.proc.wait()
+
+    def results(self, timeout: float = 900) -> dict[str, dict[str, Any]]:
+        """Each case's Gradescope file, once the run ended; ``Unavailable`` when it failed."""
+        try:
+            status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            status = 124
+        if status != 0:
+            raise Unavailable(f"vicheck grade on this machine failed (exit {status}):\n{_tail(self.log)}")
+        graded: dict[str, dict[str, Any]] = {}
+        for case_id in self.cases:
+            path = self.out / f"{case_id}.gradescope.json"
+            if path.is_file():
+                graded[case_id] = spec.parse(path.read_bytes())
+        return graded
 
 
 def compare(outcome: Outcome, here: dict[str, Any] | None) -> list[str]:
@@ -432,8 +452,12 @@ def rehearse(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if python is None:
         raise Unavailable(f"unknown suite {args.suite}: one of {', '.join(SUITE_PYTHON)}")
     summary: dict[str, Any] = {"work": str(work), "suite": args.suite, "submissions": []}
-    base, summary["debootstrap_seconds"] = debian_root(args.cache, args.suite, args.mirror, logs / "debootstrap.log")
+    files = {case.id: (case.filename, case.make(ROOT)) for case in CASES}
     with contextlib.ExitStack() as stack:
+        grading_here = GradeHere(work, args.rubric, files, logs / "here.log")
+        stack.callback(grading_here.stop)
+        root_log = logs / "debootstrap.log"
+        base, summary["debootstrap_seconds"] = debian_root(args.cache, args.suite, args.mirror, root_log)
         index = args.torch_index
         if index is None:
             index = stack.enter_context(serve(build_index(args.cache, python, logs / "index.log"))) + "/simple"
@@ -446,9 +470,8 @@ def rehearse(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if status != 0:
             raise Unavailable(f"vicheck gradescope-bundle failed:\n{_tail(logs / 'bundle.log')}")
         image, summary["setup_seconds"] = build_image(base, work, bundle / "autograder.zip", logs / "setup.log")
-    files = {case.id: (case.filename, case.make(ROOT)) for case in CASES}
+        here = grading_here.results()
     outcomes = [run_submission(image, work, case, files[case.id][1]) for case in CASES]
-    here = grade_here(work, args.rubric, files, logs / "here.log")
     graded = {o.case: o.results for o in outcomes if o.results is not None}
     for case, outcome in zip(CASES, outcomes, strict=True):
         if outcome.results is not None:
@@ -472,6 +495,14 @@ def rehearse(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return summary
 
 
+def _drop_images(work: Path) -> None:
+    """Remove the image and each submission's overlay layers: gigabytes, of use only to look into a failure."""
+    shutil.rmtree(work / "image", ignore_errors=True)
+    for box in (work / "runs").glob("*"):
+        for layer in ("upper", "overlay-work", "merged"):
+            shutil.rmtree(box / layer, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/gradescope-rehearsal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rubric", type=Path, default=HERE / "rubric.toml", help="the rubric to bundle")
@@ -482,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=default_cache, help=f"roots and wheels (default {default_cache})")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep it (default: a removed folder)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the summary here as JSON")
+    parser.add_argument(
+        "--keep-image", action="store_true", help="with --keep: keep the image (1.6 GB) even when every check held"
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
@@ -498,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gradescope-rehearsal: {exc}", file=sys.stderr)
         return 1
     summary["seconds"] = round(time.monotonic() - start, 1)
+    failed = any(row["problems"] for row in summary["submissions"])
+    if args.keep is not None and not failed and not args.keep_image:
+        _drop_images(args.keep.resolve())  # the reports, logs and results stay
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"debootstrap {summary['debootstrap_seconds']:.0f} s (0: cached), setup.sh {summary['setup_seconds']:.0f} s")
@@ -510,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in row["problems"]:
             print(f"{'':>18}- {problem}")
     print(f"total {summary['seconds']:.0f} s")
-    return 1 if any(row["problems"] for row in summary["submissions"]) else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
