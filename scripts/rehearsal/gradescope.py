@@ -146,20 +146,34 @@ CASES = (
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _run(argv: list[str], *, log: Path, timeout: float, cwd: Path | None = None) -> tuple[int, float]:
-    """Run ``argv`` with its output in ``log``; (exit status, seconds). A run past ``timeout`` is killed: 124."""
-    start = time.monotonic()
+def _start(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """``argv`` started in a session of its own (so that a kill reaches what it starts), its output in ``log``."""
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
-        try:
-            status = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
-            proc.wait()
-            status = 124
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Its exit status; past ``timeout`` its session is killed and the status is 124."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        return 124
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+def _run(argv: list[str], *, log: Path, timeout: float, cwd: Path | None = None) -> tuple[int, float]:
+    """Run ``argv`` with its output in ``log``; (exit status, seconds). A run past ``timeout`` is killed: 124."""
+    start = time.monotonic()
+    status = _wait(_start(argv, log, cwd), timeout)
     return status, time.monotonic() - start
 
 
@@ -377,25 +391,15 @@ class GradeHere:
         self.cases, self.out, self.log = list(files), work / "here" / "grades", log
         command = [sys.executable, "-m", "vicheck", "grade", str(subs), "--out", str(self.out), "--rubric", str(rubric)]
         command += ["--formats", "gradescope", "--jobs", "1", "-q"]
-        with log.open("ab") as out:
-            out.write(f"$ {' '.join(command)}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = _start(command, log)
 
     def stop(self) -> None:
         """Kill it (and what it started) if it still runs."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, 9)
-        self.proc.wait()
+        _kill(self.proc)
 
     def results(self, timeout: float = 900) -> dict[str, dict[str, Any]]:
         """Each case's Gradescope file, once the run ended; ``Unavailable`` when it failed."""
-        try:
-            status = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            status = 124
+        status = _wait(self.proc, timeout)
         if status != 0:
             raise Unavailable(f"vicheck grade on this machine failed (exit {status}):\n{_tail(self.log)}")
         graded: dict[str, dict[str, Any]] = {}
@@ -437,12 +441,14 @@ def required_fields(results: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------------------------------- main
 
 
-def _check_machine() -> None:
+def machine_problem() -> str:
+    """Why this machine cannot rehearse (no root, a missing tool), or ``""``; the test asks it too."""
     if os.geteuid() != 0:
-        raise Unavailable("the rehearsal runs setup.sh as root in a Debian root: it needs root")
+        return "the rehearsal runs setup.sh as root in a Debian root: it needs root"
     for tool in ("bwrap", "debootstrap", "unshare", "mount", "dpkg"):
         if shutil.which(tool) is None:
-            raise Unavailable(f"the rehearsal needs `{tool}` (Debian: apt-get install bubblewrap debootstrap)")
+            return f"the rehearsal needs `{tool}` (Debian: apt-get install bubblewrap debootstrap)"
+    return ""
 
 
 def rehearse(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -519,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.monotonic()
     try:
-        _check_machine()
+        problem = machine_problem()
+        if problem:
+            raise Unavailable(problem)
         if args.keep is not None:
             args.keep.mkdir(parents=True, exist_ok=False)
         with contextlib.ExitStack() as stack:
