@@ -23,6 +23,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.processes import alive
+
 __all__ = ["Cluster", "ClusterError", "missing_prerequisites", "one_node_cluster"]
 
 #: the programs a cluster needs: the daemons (Debian installs them in /usr/sbin) and the clients tests call
@@ -317,14 +319,6 @@ def _kill_job_processes(conf: Path) -> list[str]:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(pid) for pid in found):
+    while time.monotonic() < deadline and any(alive(pid) for pid in found):
         time.sleep(0.1)
     return list(found.values())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"

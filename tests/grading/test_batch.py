@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import ended
 from vicheck.cli import main
 from vicheck.grading import batch
 from vicheck.grading.progress import Progress
@@ -257,16 +258,8 @@ def test_time_limit_kills_and_finalizes(tmp_path: Path, fake: Path) -> None:
     assert "kl2_slow" in (out / "slow.md").read_text()
     assert (out / "slow.junit.xml").is_file()
     grandchild = int(runs(fake)[0]["grandchild"])  # type: ignore[call-overload]
-    for _ in range(50):  # the process the run started in its own session was killed too
-        try:
-            state = Path(f"/proc/{grandchild}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            break
-        if state == "Z":
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the run's grandchild process survived")
+    # the process the run started in its own session was killed too
+    assert ended(grandchild, 5), "the run's grandchild process survived"
     # a finalized report counts as finished: not graded again
     assert grade(sub, "--out", out, "-q", "--time-limit", "2") == 0
     assert len(runs(fake)) == 1

@@ -26,7 +26,7 @@ import torch
 import torch.distributions as dist
 
 from reference.contract import NAMES
-from tests.processes import named
+from tests.processes import ended, named
 from tests.zygotes import installed_zygote
 from vicheck.implementation import (
     CallFailed,
@@ -622,19 +622,6 @@ def test_crashes_are_reported_and_the_next_call_restarts_the_child(children: dic
     assert any(e.startswith("child restarted") for e in events)
 
 
-def _gone(pid: int, seconds: float = 5.0) -> bool:
-    """Whether process ``pid`` has ended (or is a zombie waiting for init) within ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_hanging_call_times_out_and_the_next_call_works(children: dict[str, IsolatedImplementation]) -> None:
     impl = children["misbehaving"]
     grandchild = impl.invoke("spawn_grandchild")  # a process the submission forked, in the child's group
@@ -651,7 +638,7 @@ def test_a_hanging_call_times_out_and_the_next_call_works(children: dict[str, Is
     assert "kl_divergence_2(Normal(loc=0.0, scale=1.0), Normal(loc=30.0, scale=1.0), N=1000) timed out after 2 s" in (
         "\n".join(impl.events())
     )
-    assert grandchild > 0 and all(_gone(pid) for pid in alive)  # everything the child started was killed
+    assert grandchild > 0 and all(ended(pid, 5.0) for pid in alive)  # everything the child started was killed
     assert impl.invoke("sigmoid", torch.zeros(1)).tolist() == [0.5]
 
 

@@ -9,11 +9,11 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import ended
 from vicheck.cli import main
 from vicheck.grading.run.warm import ForkServer, ForkServerUnavailable
 
@@ -159,22 +159,11 @@ def test_a_dead_fork_server_loses_its_runs_and_refuses_more(tmp_path: Path) -> N
         os.kill(server.pid, signal.SIGKILL)
         # the run ends with the server (PR_SET_PDEATHSIG); 60 s is far more than the kernel needs
         assert run.wait(60) == -signal.SIGKILL and run.lost
-        deadline = time.monotonic() + 60
-        while _alive(run.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(run.pid), "the fork outlived its server"
+        assert ended(run.pid, 60), "the fork outlived its server"
         with pytest.raises(ForkServerUnavailable):
             server.start(args, tmp_path, dict(os.environ), tmp_path / "more.log")
     finally:
         server.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_report_messages_hold_no_object_addresses() -> None:
